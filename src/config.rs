@@ -1,0 +1,264 @@
+//! Settings: `config/default.toml` (built in), then an optional `--config` file, then
+//! `KOOGATE__SECTION__KEY` environment variables. Values are checked once here, at start-up, so the
+//! rest of the program can trust them; secrets are `SecretString`s and never printed.
+
+use crate::protocol::signature::KeyType;
+use anyhow::{Context, bail};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer};
+use std::path::Path;
+
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub keys: KeySettings,
+    pub security: SecuritySettings,
+    pub limits: LimitSettings,
+    pub provisioning: ProvisioningSettings,
+    pub v2: V2Settings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub listen: String,
+    pub base_path: String,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_secs", &self.acquire_timeout_secs)
+            .finish()
+    }
+}
+
+/// A database URL with any password replaced, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// One key or several (rotation); deserialised from a string (comma-separated) or a list of strings.
+#[derive(Debug, Clone, Default)]
+pub struct KeyList(pub Vec<SecretString>);
+
+impl KeyList {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(String),
+            Many(Vec<String>),
+        }
+        let keys = match Raw::deserialize(deserializer)? {
+            Raw::One(text) => text.split(',').map(str::to_owned).collect(),
+            Raw::Many(list) => list,
+        };
+        Ok(KeyList(keys.into_iter().map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).map(SecretString::from).collect()))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeySettings {
+    pub basic: KeyList,
+    pub kit: KeyList,
+    pub license: KeyList,
+    pub general: KeyList,
+}
+
+impl KeySettings {
+    pub fn of(&self, key_type: KeyType) -> &KeyList {
+        match key_type {
+            KeyType::Basic => &self.basic,
+            KeyType::License => &self.license,
+            KeyType::Kit => &self.kit,
+            KeyType::General => &self.general,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowMode {
+    Enforce,
+    LogOnly,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SecuritySettings {
+    pub timestamp_window_secs: u64,
+    pub enforce_window: WindowMode,
+    pub key_fallback: bool,
+    #[serde(deserialize_with = "optional_secret")]
+    pub encryption_key: Option<SecretString>,
+}
+
+impl SecuritySettings {
+    pub fn window_ms(&self) -> i64 {
+        self.timestamp_window_secs as i64 * 1000
+    }
+
+    /// How long a nonce is remembered: twice the window (a timestamp may be early or late) plus 10 s.
+    pub fn nonce_retention_ms(&self) -> i64 {
+        2 * self.window_ms() + 10_000
+    }
+}
+
+fn optional_secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<SecretString>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    Ok(if text.trim().is_empty() { None } else { Some(SecretString::from(text)) })
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitSettings {
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProvisioningSettings {
+    pub front_end_url: String,
+    pub admin_url: String,
+    pub user_name: String,
+    pub password_length: usize,
+    pub memo: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct V2Settings {
+    pub emit_body_sign: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Settings {
+    /// Loads the layers and validates the result.
+    pub fn load(config_file: Option<&Path>) -> anyhow::Result<Settings> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml));
+        if let Some(path) = config_file {
+            if !path.exists() {
+                bail!("configuration file {} does not exist", path.display());
+            }
+            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+        }
+        builder = builder.add_source(config::Environment::with_prefix("KOOGATE").prefix_separator("__").separator("__"));
+        let settings: Settings = builder.build()?.try_deserialize().context("reading the configuration")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks everything that can be checked before serving; each error names the setting.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let base = &self.server.base_path;
+        if !base.starts_with('/') || base.contains(['?', '#', ' ']) {
+            bail!("server.base_path must be a path starting with '/', got {base:?}");
+        }
+        if ["/healthz", "/readyz"].contains(&base.trim_end_matches('/')) {
+            bail!("server.base_path must not be /healthz or /readyz");
+        }
+        if self.database.max_connections == 0 {
+            bail!("database.max_connections must be at least 1");
+        }
+        if self.security.timestamp_window_secs == 0 {
+            bail!("security.timestamp_window_secs must be at least 1");
+        }
+        if self.limits.max_body_bytes < 1024 {
+            bail!("limits.max_body_bytes must be at least 1024");
+        }
+        let p = &self.provisioning;
+        if !(12..=128).contains(&p.password_length) {
+            bail!("provisioning.password_length must be between 12 and 128");
+        }
+        crate::provisioning::check_templates(p)?;
+        for key_type in KeyType::V2_ORDER {
+            if self.keys.of(key_type).0.iter().any(|k| k.expose_secret().len() > 1024) {
+                bail!("keys.{} holds a key longer than 1024 bytes", key_type.as_str());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database.url.starts_with("sqlite:")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_validate() {
+        let settings = Settings::load(None).unwrap();
+        assert_eq!(settings.server.listen, "127.0.0.1:8080");
+        assert_eq!(settings.server.base_path, "/");
+        assert_eq!(settings.security.timestamp_window_secs, 60);
+        assert_eq!(settings.limits.max_body_bytes, 65536);
+        assert!(settings.keys.basic.is_empty());
+        assert!(settings.security.encryption_key.is_none());
+        assert_eq!(settings.security.nonce_retention_ms(), 130_000);
+    }
+
+    #[test]
+    fn key_lists_accept_a_string_or_a_list() {
+        let from_string: KeyList = serde_json::from_str("\"a, b,\"").unwrap();
+        assert_eq!(from_string.0.iter().map(|k| k.expose_secret().to_owned()).collect::<Vec<_>>(), ["a", "b"]);
+        let from_list: KeyList = serde_json::from_str("[\"zq-secret-value\", \"\"]").unwrap();
+        assert_eq!(from_list.0.len(), 1);
+        assert!(!format!("{from_list:?}").contains("zq-secret-value"), "keys must not appear in Debug output");
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("sqlite:data/koogate.db"), "sqlite:data/koogate.db");
+    }
+
+    #[test]
+    fn a_config_file_overrides_the_defaults_and_is_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("koogate.toml");
+        std::fs::write(&path, "[server]\nbase_path = \"/saasproduce\"\n[keys]\nbasic = [\"k1\", \"k2\"]\n").unwrap();
+        let settings = Settings::load(Some(&path)).unwrap();
+        assert_eq!(settings.server.base_path, "/saasproduce");
+        assert_eq!(settings.keys.basic.0.len(), 2);
+        std::fs::write(&path, "[server]\nbase_path = \"saasproduce\"\n").unwrap();
+        let err = Settings::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("server.base_path"), "{err}");
+        assert!(Settings::load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+}

@@ -1,0 +1,113 @@
+//! The instance record koogate keeps for each order line it provisioned.
+
+use super::InstanceStatus;
+use serde::{Deserialize, Serialize};
+
+/// One buyer's instance. `instance_id` is the `businessId` of the first `newInstance` for the order line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub instance_id: String,
+    pub order_id: String,
+    pub order_line_id: String,
+    pub status: InstanceStatus,
+    /// Current product (plan); set by `refreshInstance` when the period type changes, later by order query.
+    pub product_id: Option<String>,
+    /// Expiry as Unix milliseconds (UTC), once the marketplace has told us.
+    pub expire_time_ms: Option<i64>,
+    /// `Some(false)` once a trial was converted; `None` while unknown.
+    pub trial: Option<bool>,
+    /// The upgrade or renewal order last applied, if any.
+    pub last_order_id: Option<String>,
+    pub app_info: Option<StoredAppInfo>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// The credentials and addresses returned to the buyer, as stored: the password only ever sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAppInfo {
+    pub front_end_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    /// AEAD-sealed initial password (see `crate::crypto`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_sealed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memo: Option<String>,
+}
+
+use super::RefreshScene;
+
+impl Instance {
+    /// A freshly claimed instance for an order line; plan and expiry arrive with later calls.
+    pub fn claimed(
+        instance_id: String,
+        order_id: String,
+        order_line_id: String,
+        status: InstanceStatus,
+        app_info: Option<StoredAppInfo>,
+        now_ms: i64,
+    ) -> Instance {
+        Instance {
+            instance_id,
+            order_id,
+            order_line_id,
+            status,
+            product_id: None,
+            expire_time_ms: None,
+            trial: None,
+            last_order_id: None,
+            app_info,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+        }
+    }
+
+    /// Applies a `refreshInstance` order: the new expiry (also when earlier), the end of a trial, a new
+    /// product when the period type changed. Status is deliberately untouched: only
+    /// `updateInstanceStatus` freezes or unfreezes.
+    pub fn apply_refresh(&mut self, scene: RefreshScene, expire_time_ms: i64, product_id: Option<String>, order_id: &str, now_ms: i64) {
+        self.expire_time_ms = Some(expire_time_ms);
+        if scene.ends_trial() {
+            self.trial = Some(false);
+        }
+        if product_id.is_some() {
+            self.product_id = product_id;
+        }
+        self.last_order_id = Some(order_id.to_owned());
+        self.updated_at_ms = now_ms;
+    }
+
+    /// Records a paid upgrade order as the instance's current order.
+    pub fn apply_upgrade(&mut self, order_id: &str, now_ms: i64) {
+        self.last_order_id = Some(order_id.to_owned());
+        self.updated_at_ms = now_ms;
+    }
+
+    pub fn move_to(&mut self, status: InstanceStatus, now_ms: i64) {
+        self.status = status;
+        self.updated_at_ms = now_ms;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance() -> Instance {
+        Instance::claimed("i".into(), "o".into(), "l".into(), InstanceStatus::Frozen, None, 1)
+    }
+
+    #[test]
+    fn refresh_sets_expiry_even_earlier_and_keeps_status() {
+        let mut i = instance();
+        i.apply_refresh(RefreshScene::Renewal, 2_000, None, "renew-1", 5);
+        assert_eq!((i.expire_time_ms, i.status, i.trial, i.updated_at_ms), (Some(2_000), InstanceStatus::Frozen, None, 5));
+        i.apply_refresh(RefreshScene::UnsubscribeRenewalPeriod, 1_000, Some("p2".into()), "unsub-1", 6);
+        assert_eq!((i.expire_time_ms, i.product_id.as_deref(), i.last_order_id.as_deref()), (Some(1_000), Some("p2"), Some("unsub-1")));
+        i.apply_refresh(RefreshScene::TrialToFormal, 3_000, None, "conv-1", 7);
+        assert_eq!((i.trial, i.product_id.as_deref()), (Some(false), Some("p2")));
+    }
+}

@@ -1,0 +1,62 @@
+//! One module per V2 base operation. Each reads like its table in saas-v2.md: parse the typed request,
+//! ask the domain what the call means for the instance, tell the store, answer with an envelope.
+//!
+//! Handlers run inside the callback's transaction (opened by `http::v2` after the nonce is claimed) and
+//! decide everything before they write, so a refusal never leaves a partial change behind.
+
+mod change_instance_check;
+mod new_instance;
+mod query_instance;
+mod refresh_instance;
+mod release_instance;
+mod update_instance_status;
+mod upgrade_instance;
+
+use crate::crypto::{OpenError, Sealer};
+use crate::protocol::result::{Envelope, ResultCode};
+use crate::protocol::v2::{Activity, Fields, ParamError};
+use crate::provisioning::Provisioner;
+use crate::store::{StoreError, Transaction};
+
+/// What a handler may use besides the transaction.
+pub struct Context<'a> {
+    pub provisioner: &'a dyn Provisioner,
+    pub sealer: &'a Sealer,
+    /// `testFlag` = 1: validate and answer, but touch no real instance.
+    pub debug: bool,
+    pub now_ms: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sealed(#[from] OpenError),
+}
+
+pub type Outcome = Result<Envelope, Error>;
+
+/// Runs the handler of `activity`.
+pub async fn dispatch(context: &Context<'_>, tx: &mut dyn Transaction, activity: Activity, fields: &Fields<'_>) -> Outcome {
+    use crate::protocol::v2::*;
+    match activity {
+        Activity::NewInstance => new_instance::handle(context, tx, NewInstance::parse(fields)?).await,
+        Activity::QueryInstance => query_instance::handle(context, tx, QueryInstance::parse(fields)?).await,
+        Activity::RefreshInstance => refresh_instance::handle(context, tx, RefreshInstance::parse(fields)?).await,
+        Activity::UpdateInstanceStatus => update_instance_status::handle(context, tx, UpdateInstanceStatus::parse(fields)?).await,
+        Activity::ReleaseInstance => release_instance::handle(context, tx, ReleaseInstance::parse(fields)?).await,
+        Activity::UpgradeInstance => upgrade_instance::handle(context, tx, UpgradeInstance::parse(fields)?).await,
+        Activity::ChangeInstanceCheck => change_instance_check::handle(context, tx, ChangeInstanceCheck::parse(fields)?).await,
+    }
+}
+
+fn not_found(instance_id: &str) -> Envelope {
+    Envelope::refusal(ResultCode::InstanceNotFound, format!("instance {instance_id} does not exist"))
+}
+
+fn released(instance_id: &str) -> Envelope {
+    Envelope::refusal(ResultCode::InstanceNotFound, format!("instance {instance_id} has been released"))
+}

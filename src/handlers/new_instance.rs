@@ -1,0 +1,44 @@
+//! `newInstance` (saas-v2.md §3): claim the order line and provision once, however often it is delivered.
+
+use super::{Context, Outcome};
+use crate::domain::{Instance, InstanceStatus};
+use crate::protocol::result::{Envelope, ResultCode};
+use crate::protocol::v2::NewInstance;
+use crate::provisioning::{ProvisionRequest, Provisioned};
+use crate::store::{OrderLineClaim, Transaction};
+
+pub async fn handle(context: &Context<'_>, tx: &mut dyn Transaction, request: NewInstance) -> Outcome {
+    if context.debug {
+        let instance_id =
+            tx.claim_debug_order_line(&request.order_id, &request.order_line_id, &request.business_id, context.now_ms).await?;
+        return Ok(Envelope::success().with("instanceId", instance_id.into()));
+    }
+    let provisioned = context.provisioner.provision(&ProvisionRequest {
+        instance_id: &request.business_id,
+        order_id: &request.order_id,
+        order_line_id: &request.order_line_id,
+    });
+    let (status, app_info) = match provisioned {
+        Provisioned::Ready(app_info) => (InstanceStatus::Active, app_info),
+        Provisioned::Pending => (InstanceStatus::Provisioning, None),
+    };
+    let instance = Instance::claimed(request.business_id, request.order_id, request.order_line_id, status, app_info, context.now_ms);
+    Ok(match tx.claim_order_line(&instance).await? {
+        OrderLineClaim::Created => answer(&instance),
+        OrderLineClaim::Existing(existing) => answer(&existing),
+        OrderLineClaim::InstanceIdTaken => Envelope::refusal(
+            ResultCode::InvalidParam,
+            format!("businessId {} is already the instanceId of another order line", instance.instance_id),
+        ),
+    })
+}
+
+/// The current outcome for the order line's instance, the same for the first and every repeated delivery.
+fn answer(instance: &Instance) -> Envelope {
+    let envelope = match instance.status {
+        InstanceStatus::Provisioning => Envelope::refusal(ResultCode::InProgress, "instance is being provisioned"),
+        InstanceStatus::Failed => Envelope::refusal(ResultCode::Internal, "provisioning of the instance failed"),
+        _ => Envelope::success(),
+    };
+    envelope.with("instanceId", instance.instance_id.clone().into())
+}

@@ -1,0 +1,36 @@
+//! `upgradeInstance` (saas-v2.md §8): a paid upgrade order, applied once per order.
+//!
+//! The new plan's details come from the order-query open API, which a later issue adds; until then the
+//! upgrade order is recorded against the instance (`applied_orders`, `last_order_id`).
+
+use super::{Context, Outcome, not_found, released};
+use crate::domain::Transition;
+use crate::protocol::result::Envelope;
+use crate::protocol::v2::UpgradeInstance;
+use crate::store::{AppliedOrder, Transaction};
+
+pub async fn handle(context: &Context<'_>, tx: &mut dyn Transaction, request: UpgradeInstance) -> Outcome {
+    if context.debug {
+        return Ok(Envelope::success());
+    }
+    let Some(mut instance) = tx.lock_instance(&request.instance_id).await? else {
+        return Ok(not_found(&request.instance_id));
+    };
+    if Transition::update(instance.status) == Transition::Gone {
+        return Ok(released(&request.instance_id));
+    }
+    let first_time = tx
+        .claim_applied_order(&AppliedOrder {
+            instance_id: instance.instance_id.clone(),
+            operation: "upgrade".into(),
+            order_id: request.order_id.clone(),
+            order_line_id: Some(request.order_line_id.clone()),
+            applied_at_ms: context.now_ms,
+        })
+        .await?;
+    if first_time {
+        instance.apply_upgrade(&request.order_id, context.now_ms);
+        tx.update_instance(&instance).await?;
+    }
+    Ok(Envelope::success())
+}

@@ -1,0 +1,96 @@
+//! The HTTP surface: the production address (V2 POST), health probes, and JSON answers for everything
+//! else. Read `v2.rs` for the order of work of one call, `verify.rs` for the checks before it, and
+//! `response.rs` for the exact answer format.
+
+mod response;
+mod v2;
+mod verify;
+
+use crate::config::Settings;
+use crate::crypto::Sealer;
+use crate::provisioning::Provisioner;
+use crate::store::Store;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use response::{json_response, plain_error};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub settings: Settings,
+    pub store: Arc<dyn Store>,
+    pub provisioner: Arc<dyn Provisioner>,
+    pub sealer: Sealer,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let base = state.settings.server.base_path.trim_end_matches('/').to_owned();
+    let mut router = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz));
+    if base.is_empty() {
+        router = router.route("/", any(production_address));
+    } else {
+        router = router.route(&base, any(production_address)).route(&format!("{base}/"), any(production_address));
+    }
+    router
+        .fallback(|| async { plain_error(StatusCode::NOT_FOUND, "unknown path") })
+        // Bodies are read (and limited) by the V2 handler itself, so that an oversized body gets a JSON answer.
+        .layer(DefaultBodyLimit::disable())
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            tracing::error!("a request handler panicked");
+            let envelope = crate::protocol::result::Envelope::refusal(crate::protocol::result::ResultCode::Internal, "internal error");
+            json_response(StatusCode::OK, envelope.to_bytes(), None)
+        }))
+        .with_state(state)
+}
+
+async fn production_address(state: State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    match parts.method {
+        Method::POST => v2::callback(state, parts.uri, parts.headers, body).await,
+        Method::GET => {
+            let envelope = crate::protocol::result::Envelope::refusal(
+                crate::protocol::result::ResultCode::InvalidParam,
+                "V1 (GET) interfaces are not enabled on this production address; V2 calls are POSTed",
+            );
+            json_response(StatusCode::OK, envelope.to_bytes(), None)
+        }
+        _ => plain_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: the marketplace POSTs to this address"),
+    }
+}
+
+async fn healthz() -> Response {
+    json_response(StatusCode::OK, br#"{"status":"ok"}"#.to_vec(), None)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => json_response(StatusCode::OK, br#"{"status":"ready"}"#.to_vec(), None),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                r#"{"status":"database unreachable"}"#,
+            )
+                .into_response()
+        }
+    }
+}

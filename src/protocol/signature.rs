@@ -1,0 +1,152 @@
+//! V2 request signatures (signing.md (a)) and the `Body-Sign` response header (signing.md (d)).
+//!
+//! Pure functions over bytes and keys: the HTTP layer extracts the query parameters and the body, this
+//! module says whether they verify and with which key and payload candidate. Received signatures are
+//! hex-decoded and compared in constant time by `Mac::verify_slice`.
+
+use super::canonical::{Candidate, candidates};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The interface types a key can be bound to in Seller Center (spec README §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    Basic,
+    License,
+    Kit,
+    General,
+}
+
+impl KeyType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Basic => "basic",
+            KeyType::License => "license",
+            KeyType::Kit => "kit",
+            KeyType::General => "general",
+        }
+    }
+
+    /// The order in which other V2 keys are tried when `security.key_fallback` is on.
+    pub const V2_ORDER: [KeyType; 4] = [KeyType::Basic, KeyType::License, KeyType::Kit, KeyType::General];
+}
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac
+}
+
+/// `lowercase_hex(HMAC_SHA256(key, payload))`, the inner digest of the V2 scheme.
+pub fn v2_inner(key: &str, payload: &[u8]) -> String {
+    hex::encode(hmac(key.as_bytes(), &[payload]).finalize().into_bytes())
+}
+
+fn v2_outer_mac(key: &str, nonce: &str, timestamp: &str, payload: &[u8]) -> HmacSha256 {
+    let inner = v2_inner(key, payload);
+    hmac(key.as_bytes(), &[key.as_bytes(), nonce.as_bytes(), timestamp.as_bytes(), inner.as_bytes()])
+}
+
+/// The lower-case hex V2 signature of `payload`, as the marketplace computes it.
+pub fn v2_sign(key: &str, nonce: &str, timestamp: &str, payload: &[u8]) -> String {
+    hex::encode(v2_outer_mac(key, nonce, timestamp, payload).finalize().into_bytes())
+}
+
+/// Constant-time check of a received hex signature (either case) against one key and payload.
+pub fn v2_matches(key: &str, nonce: &str, timestamp: &str, payload: &[u8], received_hex: &str) -> bool {
+    let Ok(received) = hex::decode(received_hex.trim()) else {
+        return false;
+    };
+    v2_outer_mac(key, nonce, timestamp, payload).verify_slice(&received).is_ok()
+}
+
+/// One configured key with the interface type it is bound to.
+pub struct KeyRef<'a> {
+    pub key_type: KeyType,
+    pub key: &'a SecretString,
+}
+
+/// What verified a request: recorded in the audit log, never the key itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Match {
+    pub key_type: KeyType,
+    pub candidate: Candidate,
+}
+
+impl Match {
+    pub fn describe(&self) -> String {
+        format!("{}/{}", self.key_type.as_str(), self.candidate.as_str())
+    }
+}
+
+/// Tries every key (in the order given) against every payload candidate of the body.
+pub fn v2_verify<'k>(
+    keys: impl IntoIterator<Item = KeyRef<'k>>,
+    nonce: &str,
+    timestamp: &str,
+    raw_body: &[u8],
+    parsed: Option<&Map<String, Value>>,
+    received_hex: &str,
+) -> Option<Match> {
+    let payloads = candidates(raw_body, parsed);
+    for key in keys {
+        for (candidate, payload) in &payloads {
+            if v2_matches(key.key.expose_secret(), nonce, timestamp, payload, received_hex) {
+                return Some(Match { key_type: key.key_type, candidate: *candidate });
+            }
+        }
+    }
+    None
+}
+
+/// `Base64(HMAC_SHA256(key, body))` for the `Body-Sign` header.
+pub fn body_signature(key: &str, body: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(hmac(key.as_bytes(), &[body]).finalize().into_bytes())
+}
+
+/// The full `Body-Sign` header value, in the exact form the marketplace's checker expects.
+pub fn body_sign_header(key: &str, body: &[u8]) -> String {
+    format!("sign_type=\"HMAC-SHA256\", signature=\"{}\"", body_signature(key, body))
+}
+
+/// Reads a V2 `timestamp` parameter as Unix milliseconds; values of at most 10 digits are seconds.
+pub fn parse_timestamp_ms(raw: &str) -> Option<i64> {
+    let digits = raw.trim();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value: i64 = digits.parse().ok()?;
+    if digits.len() <= 10 { value.checked_mul(1000) } else { Some(value) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_units() {
+        assert_eq!(parse_timestamp_ms("1680508066618"), Some(1_680_508_066_618));
+        assert_eq!(parse_timestamp_ms("1680508066"), Some(1_680_508_066_000));
+        assert_eq!(parse_timestamp_ms("-1"), None);
+        assert_eq!(parse_timestamp_ms("12a"), None);
+        assert_eq!(parse_timestamp_ms(""), None);
+        assert_eq!(parse_timestamp_ms("99999999999999999999999"), None);
+    }
+
+    #[test]
+    fn rejects_malformed_hex_and_wrong_length() {
+        assert!(!v2_matches("k", "n", "1", b"{}", "zz"));
+        assert!(!v2_matches("k", "n", "1", b"{}", "abcd"));
+        let good = v2_sign("k", "n", "1", b"{}");
+        assert!(v2_matches("k", "n", "1", b"{}", &good));
+        assert!(v2_matches("k", "n", "1", b"{}", &good.to_uppercase()));
+        assert!(!v2_matches("other", "n", "1", b"{}", &good));
+    }
+}

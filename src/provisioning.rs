@@ -1,0 +1,228 @@
+//! Producing a new instance's `appInfo` (addresses and initial credentials).
+//!
+//! This is the seam for provisioning: today the built-in [`TemplateProvisioner`] renders the configured
+//! templates and answers at once (`000000`). Asynchronous provisioning by the merchant's application
+//! implements [`Provisioner`] too and answers [`Provisioned::Pending`], which the `newInstance` handler
+//! turns into status `provisioning` and `000004`.
+
+use crate::config::ProvisioningSettings;
+use crate::crypto::Sealer;
+use crate::domain::StoredAppInfo;
+use crate::protocol::v2::AppInfo;
+use anyhow::bail;
+use rand::Rng;
+use rand::seq::SliceRandom;
+
+/// What the marketplace knows about the order line being provisioned.
+#[derive(Debug, Clone)]
+pub struct ProvisionRequest<'a> {
+    pub instance_id: &'a str,
+    pub order_id: &'a str,
+    pub order_line_id: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provisioned {
+    /// Ready now; `None` when the buyer receives credentials another way.
+    Ready(Option<StoredAppInfo>),
+    /// The application will provision it later.
+    Pending,
+}
+
+pub trait Provisioner: Send + Sync + 'static {
+    fn provision(&self, request: &ProvisionRequest<'_>) -> Provisioned;
+    /// The `appInfo` a debug `queryInstance` answers for a made-up instance ID: the configured shape,
+    /// the same every time for the same ID, never a real instance's credentials.
+    fn debug_app_info(&self, instance_id: &str) -> Option<AppInfo>;
+}
+
+/// Renders `provisioning.*` templates and generates a random initial password, stored sealed.
+pub struct TemplateProvisioner {
+    settings: ProvisioningSettings,
+    sealer: Sealer,
+}
+
+impl TemplateProvisioner {
+    pub fn new(settings: ProvisioningSettings, sealer: Sealer) -> Self {
+        TemplateProvisioner { settings, sealer }
+    }
+}
+
+impl Provisioner for TemplateProvisioner {
+    fn provision(&self, request: &ProvisionRequest<'_>) -> Provisioned {
+        let s = &self.settings;
+        if s.front_end_url.is_empty() {
+            return Provisioned::Ready(None);
+        }
+        let optional = |template: &str| (!template.is_empty()).then(|| render(template, request));
+        let user_name = optional(&s.user_name);
+        let password_sealed = user_name.as_ref().map(|_| self.sealer.seal(&generate_password(s.password_length)));
+        Provisioned::Ready(Some(StoredAppInfo {
+            front_end_url: render(&s.front_end_url, request),
+            admin_url: optional(&s.admin_url),
+            user_name,
+            password_sealed,
+            memo: optional(&s.memo),
+        }))
+    }
+
+    fn debug_app_info(&self, instance_id: &str) -> Option<AppInfo> {
+        let s = &self.settings;
+        if s.front_end_url.is_empty() {
+            return None;
+        }
+        let request = ProvisionRequest { instance_id, order_id: "debug", order_line_id: "debug" };
+        let optional = |template: &str| (!template.is_empty()).then(|| render(template, &request));
+        let user_name = optional(&s.user_name);
+        let password = user_name.as_ref().map(|_| {
+            let seed = self.sealer.derive(format!("debug password {instance_id}").as_bytes());
+            seed.iter()
+                .cycle()
+                .take(s.password_length)
+                .map(|byte| PASSWORD_ALPHABET[*byte as usize % PASSWORD_ALPHABET.len()] as char)
+                .collect()
+        });
+        Some(AppInfo {
+            front_end_url: render(&s.front_end_url, &request),
+            admin_url: optional(&s.admin_url),
+            user_name,
+            password,
+            memo: optional(&s.memo),
+        })
+    }
+}
+
+const PLACEHOLDERS: [&str; 3] = ["{instanceId}", "{orderId}", "{orderLineId}"];
+
+fn render(template: &str, request: &ProvisionRequest<'_>) -> String {
+    template
+        .replace("{instanceId}", request.instance_id)
+        .replace("{orderId}", request.order_id)
+        .replace("{orderLineId}", request.order_line_id)
+}
+
+/// Start-up check: only known placeholders, and every rendered value within the marketplace's limits
+/// even for the longest (64-character) IDs.
+pub fn check_templates(settings: &ProvisioningSettings) -> anyhow::Result<()> {
+    let longest = "x".repeat(64);
+    let worst = ProvisionRequest { instance_id: &longest, order_id: &longest, order_line_id: &longest };
+    for (name, template, max) in [
+        ("front_end_url", &settings.front_end_url, 512),
+        ("admin_url", &settings.admin_url, 512),
+        ("user_name", &settings.user_name, 128),
+        ("memo", &settings.memo, 1024),
+    ] {
+        let mut rest = template.clone();
+        for placeholder in PLACEHOLDERS {
+            rest = rest.replace(placeholder, "");
+        }
+        if let Some(start) = rest.find('{') {
+            bail!("provisioning.{name} has an unknown placeholder near {:?}; use {}", &rest[start..], PLACEHOLDERS.join(" "));
+        }
+        if render(template, &worst).chars().count() > max {
+            bail!("provisioning.{name} can exceed the marketplace's limit of {max} characters");
+        }
+    }
+    if settings.front_end_url.is_empty() && !(settings.admin_url.is_empty() && settings.user_name.is_empty() && settings.memo.is_empty()) {
+        bail!("provisioning.front_end_url is required when admin_url, user_name or memo is set (frontEndUrl is mandatory in appInfo)");
+    }
+    Ok(())
+}
+
+// Look-alike characters (l, 1, I, O, 0) are left out: buyers type these passwords.
+const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
+const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+const DIGITS: &[u8] = b"23456789";
+const SYMBOLS: &[u8] = b"!#%+-=@^_~";
+const PASSWORD_ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789!#%+-=@^_~";
+
+/// A random password from a CSPRNG with at least one lower-case letter, upper-case letter, digit and symbol.
+pub fn generate_password(length: usize) -> String {
+    let mut rng = rand::rngs::OsRng;
+    let mut pick = |set: &[u8]| set[rng.gen_range(0..set.len())];
+    let mut chars = vec![pick(LOWER), pick(UPPER), pick(DIGITS), pick(SYMBOLS)];
+    while chars.len() < length.max(4) {
+        chars.push(pick(PASSWORD_ALPHABET));
+    }
+    chars.shuffle(&mut rand::rngs::OsRng);
+    String::from_utf8(chars).expect("password characters are ASCII")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::{ExposeSecret, SecretString};
+
+    fn settings() -> ProvisioningSettings {
+        ProvisioningSettings {
+            front_end_url: "https://app.example.com/t/{instanceId}".into(),
+            admin_url: "https://admin.example.com/{orderId}/{orderLineId}".into(),
+            user_name: "admin".into(),
+            password_length: 20,
+            memo: "".into(),
+        }
+    }
+
+    #[test]
+    fn renders_templates_and_seals_a_fresh_password() {
+        let sealer = Sealer::new(&SecretString::from("s"));
+        let provisioner = TemplateProvisioner::new(settings(), sealer.clone());
+        let request = ProvisionRequest { instance_id: "i-1", order_id: "o-1", order_line_id: "o-1-1" };
+        let Provisioned::Ready(Some(info)) = provisioner.provision(&request) else { panic!("expected app info") };
+        assert_eq!(info.front_end_url, "https://app.example.com/t/i-1");
+        assert_eq!(info.admin_url.as_deref(), Some("https://admin.example.com/o-1/o-1-1"));
+        assert_eq!(info.memo, None);
+        let password = sealer.open(info.password_sealed.as_deref().unwrap()).unwrap();
+        assert_eq!(password.expose_secret().len(), 20);
+        let Provisioned::Ready(Some(again)) = provisioner.provision(&request) else { panic!() };
+        assert_ne!(sealer.open(again.password_sealed.as_deref().unwrap()).unwrap().expose_secret(), password.expose_secret());
+    }
+
+    #[test]
+    fn no_front_end_url_means_no_app_info() {
+        let mut s = settings();
+        s.front_end_url.clear();
+        s.admin_url.clear();
+        s.user_name.clear();
+        let provisioner = TemplateProvisioner::new(s, Sealer::new(&SecretString::from("s")));
+        let request = ProvisionRequest { instance_id: "i", order_id: "o", order_line_id: "l" };
+        assert_eq!(provisioner.provision(&request), Provisioned::Ready(None));
+    }
+
+    #[test]
+    fn debug_app_info_is_deterministic_per_id() {
+        let provisioner = TemplateProvisioner::new(settings(), Sealer::new(&SecretString::from("s")));
+        let a = provisioner.debug_app_info("made-up-1").unwrap();
+        assert_eq!(a, provisioner.debug_app_info("made-up-1").unwrap());
+        assert_eq!(a.front_end_url, "https://app.example.com/t/made-up-1");
+        assert_eq!(a.password.as_ref().unwrap().len(), 20);
+        assert_ne!(a.password, provisioner.debug_app_info("made-up-2").unwrap().password);
+    }
+
+    #[test]
+    fn passwords_mix_character_classes() {
+        for _ in 0..200 {
+            let password = generate_password(12);
+            assert_eq!(password.len(), 12);
+            assert!(password.bytes().any(|b| b.is_ascii_lowercase()));
+            assert!(password.bytes().any(|b| b.is_ascii_uppercase()));
+            assert!(password.bytes().any(|b| b.is_ascii_digit()));
+            assert!(password.bytes().any(|b| !b.is_ascii_alphanumeric()));
+        }
+    }
+
+    #[test]
+    fn templates_are_checked() {
+        let mut s = settings();
+        s.front_end_url = "https://x/{tenant}".into();
+        assert!(check_templates(&s).unwrap_err().to_string().contains("provisioning.front_end_url"));
+        let mut s = settings();
+        // Fits with short IDs, not with 64-character ones.
+        s.front_end_url = format!("https://x/{}/{{instanceId}}", "a".repeat(450));
+        assert!(check_templates(&s).unwrap_err().to_string().contains("512"));
+        let mut s = settings();
+        s.front_end_url.clear();
+        assert!(check_templates(&s).unwrap_err().to_string().contains("front_end_url is required"));
+        assert!(check_templates(&settings()).is_ok());
+    }
+}

@@ -1,0 +1,199 @@
+//! Wiring: settings → secrets → store (migrated) → HTTP server, plus the background nonce purge.
+//! Tests use [`Application`] directly to run a real server on a random port.
+
+use crate::config::Settings;
+use crate::crypto::Sealer;
+use crate::http::{AppState, Shared, router};
+use crate::provisioning::TemplateProvisioner;
+use crate::store::{self, Store};
+use anyhow::{Context, bail};
+use secrecy::SecretString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How often expired nonce records are deleted.
+const NONCE_PURGE_INTERVAL: Duration = Duration::from_secs(60);
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects and migrates the store and binds the listener; serving starts with [`Application::run`].
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
+        ensure_secrets(&mut settings)?;
+        let store = open_store(&settings).await?;
+        let encryption_key = settings.security.encryption_key.clone().expect("ensure_secrets set it");
+        let sealer = Sealer::new(&encryption_key);
+        let provisioner = Arc::new(TemplateProvisioner::new(settings.provisioning.clone(), sealer.clone()));
+        let listener = TcpListener::bind(&settings.server.listen)
+            .await
+            .with_context(|| format!("binding server.listen {}", settings.server.listen))?;
+        if settings.provisioning.front_end_url.contains("example.com") {
+            tracing::warn!("provisioning.front_end_url is still the example template; set it to your application's address");
+        }
+        Ok(Application { listener, state: AppState::new(Shared { settings, store, provisioner, sealer }) })
+    }
+
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.state.store.clone()
+    }
+
+    /// Serves until `shutdown` resolves, finishing the calls in flight.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let purge = tokio::spawn(purge_nonces(self.state.store.clone()));
+        tracing::info!(
+            listen = %self.local_addr(),
+            base_path = %self.state.settings.server.base_path,
+            store = self.state.store.backend(),
+            "koogate is serving"
+        );
+        let result = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await;
+        purge.abort();
+        Ok(result?)
+    }
+}
+
+/// Connects to `database.url` and applies migrations.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let db = &settings.database;
+    let store = store::connect(&db.url, db.max_connections, Duration::from_secs(db.acquire_timeout_secs))
+        .await
+        .with_context(|| format!("connecting to database.url {}", crate::config::redact_url(&db.url)))?;
+    store.migrate().await.context("applying database migrations")?;
+    Ok(store)
+}
+
+async fn purge_nonces(store: Arc<dyn Store>) {
+    let mut ticker = tokio::time::interval(NONCE_PURGE_INTERVAL);
+    loop {
+        ticker.tick().await;
+        match store.purge_expired_nonces(crate::now_ms()).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "expired nonces purged"),
+            Err(error) => tracing::warn!(%error, "nonce purge failed"),
+        }
+    }
+}
+
+/// Makes sure `keys.basic` and `security.encryption_key` are set. On SQLite, missing ones are created
+/// once and kept in `dev-secrets.toml` beside the database file (so a restart keeps them); on
+/// Postgres — production, several nodes — a missing secret is a configuration error.
+pub fn ensure_secrets(settings: &mut Settings) -> anyhow::Result<()> {
+    let need_key = settings.keys.basic.is_empty();
+    let need_encryption = settings.security.encryption_key.is_none();
+    if !need_key && !need_encryption {
+        return Ok(());
+    }
+    if !settings.is_sqlite() {
+        let missing =
+            if need_key { "keys.basic (KOOGATE__KEYS__BASIC)" } else { "security.encryption_key (KOOGATE__SECURITY__ENCRYPTION_KEY)" };
+        bail!("{missing} must be set when the database is Postgres; koogate never accepts unsigned calls");
+    }
+    let path = dev_secrets_path(&settings.database.url);
+    let secrets = load_or_create_dev_secrets(&path)?;
+    if need_key {
+        tracing::warn!(file = %path.display(), "keys.basic is not set: using the development key kept in this file; configure your Seller Center key before going live");
+        settings.keys.basic.0.push(secrets.basic_key);
+    }
+    if need_encryption {
+        tracing::warn!(file = %path.display(), "security.encryption_key is not set: using the development secret kept in this file");
+        settings.security.encryption_key = Some(secrets.encryption_key);
+    }
+    Ok(())
+}
+
+fn dev_secrets_path(sqlite_url: &str) -> PathBuf {
+    let file = sqlite_url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let file = file.split('?').next().unwrap_or_default();
+    let folder = Path::new(file).parent().filter(|p| !p.as_os_str().is_empty() && !file.contains(":memory:")).unwrap_or(Path::new("data"));
+    folder.join("dev-secrets.toml")
+}
+
+struct DevSecrets {
+    basic_key: SecretString,
+    encryption_key: SecretString,
+}
+
+fn load_or_create_dev_secrets(path: &Path) -> anyhow::Result<DevSecrets> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        basic_key: String,
+        encryption_key: String,
+    }
+    if path.exists() {
+        let stored: Stored = config::Config::builder()
+            .add_source(config::File::from(path).format(config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .with_context(|| format!("reading {}", path.display()))?;
+        return Ok(DevSecrets { basic_key: stored.basic_key.into(), encryption_key: stored.encryption_key.into() });
+    }
+    let random = || {
+        use rand::RngCore;
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        hex::encode(bytes)
+    };
+    let (basic_key, encryption_key) = (random(), random());
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
+    }
+    let text = format!(
+        "# Development secrets created by koogate because keys.basic / security.encryption_key were not set.\n\
+         # Use basic_key to sign test calls (koogate sim sign, the load benchmark). Not for production.\n\
+         basic_key = \"{basic_key}\"\nencryption_key = \"{encryption_key}\"\n"
+    );
+    write_private(path, &text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(DevSecrets { basic_key: basic_key.into(), encryption_key: encryption_key.into() })
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn dev_secrets_live_beside_the_database_and_survive_a_restart() {
+        assert_eq!(dev_secrets_path("sqlite:data/koogate.db"), Path::new("data/dev-secrets.toml"));
+        assert_eq!(dev_secrets_path("sqlite:///var/lib/k/k.db?mode=rwc"), Path::new("/var/lib/k/dev-secrets.toml"));
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::load(None).unwrap();
+        settings.database.url = format!("sqlite:{}/k.db", dir.path().display());
+        ensure_secrets(&mut settings).unwrap();
+        let key = settings.keys.basic.0[0].expose_secret().to_owned();
+        let mut again = Settings::load(None).unwrap();
+        again.database.url = settings.database.url.clone();
+        ensure_secrets(&mut again).unwrap();
+        assert_eq!(again.keys.basic.0[0].expose_secret(), key);
+        assert_eq!(key.len(), 64);
+    }
+
+    #[test]
+    fn postgres_refuses_to_start_without_a_basic_key() {
+        let mut settings = Settings::load(None).unwrap();
+        settings.database.url = "postgres://localhost/x".into();
+        let error = ensure_secrets(&mut settings).unwrap_err().to_string();
+        assert!(error.contains("keys.basic"), "{error}");
+    }
+}

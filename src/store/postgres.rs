@@ -1,0 +1,31 @@
+//! The production store: Postgres, shared by every koogate node behind the load balancer.
+//!
+//! Cross-node guarantees come from the schema: unique keys for nonces, order lines and applied orders
+//! (concurrent inserts of the same key wait for each other, and the loser sees the winner's row), and
+//! `SELECT … FOR UPDATE` on the instance row so two nodes cannot interleave changes to one instance.
+
+use super::sql::impl_sql_store;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Pool, Postgres};
+use std::time::Duration;
+
+pub struct PostgresStore {
+    pool: Pool<Postgres>,
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> anyhow::Result<Self> {
+        let pool = PgPoolOptions::new().max_connections(max_connections).acquire_timeout(acquire_timeout).connect(url).await?;
+        Ok(PostgresStore { pool })
+    }
+}
+
+impl_sql_store!(
+    store: PostgresStore,
+    tx: PostgresTransaction,
+    db: Postgres,
+    backend: "postgres",
+    begin: "BEGIN",
+    lock: " FOR UPDATE",
+    migrator: sqlx::migrate!("migrations/postgres")
+);

@@ -1,0 +1,236 @@
+//! The SQL both stores share. SQLite and Postgres accept the same statements here (`$N` parameters,
+//! `ON CONFLICT … DO NOTHING/UPDATE … RETURNING`); what differs — how a write transaction starts, whether
+//! a row can be locked, how to connect and migrate — is passed in by `sqlite.rs` and `postgres.rs`.
+//! A macro rather than generics over `sqlx::Database`, because the trait bounds sqlx needs for generic
+//! executors would drown the queries they are meant to share.
+
+/// Implements [`super::Store`] for `$store` (a struct with a `pool: sqlx::Pool<$db>` field) and
+/// [`super::Transaction`] for `$tx`. `$begin` is the statement that starts a callback's write
+/// transaction; `$lock` is appended to the SELECT that must hold an instance until commit.
+macro_rules! impl_sql_store {
+    (store: $store:ident, tx: $tx:ident, db: $db:ty, backend: $backend:literal, begin: $begin:literal, lock: $lock:literal, migrator: $migrator:expr) => {
+        /// One callback's open transaction.
+        pub struct $tx {
+            tx: sqlx::Transaction<'static, $db>,
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
+                $migrator.run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn begin(&self) -> Result<Box<dyn $crate::store::Transaction>, $crate::store::StoreError> {
+                Ok(Box::new($tx { tx: self.pool.begin_with($begin).await? }))
+            }
+
+            async fn record_audit(&self, entry: &$crate::store::AuditEntry) -> Result<(), $crate::store::StoreError> {
+                let mut connection = self.pool.acquire().await?;
+                insert_audit_query(entry).execute(&mut *connection).await?;
+                Ok(())
+            }
+
+            async fn purge_expired_nonces(&self, now_ms: i64) -> Result<u64, $crate::store::StoreError> {
+                let done = sqlx::query("DELETE FROM nonces WHERE expires_at_ms <= $1").bind(now_ms).execute(&self.pool).await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn instance(&self, instance_id: &str) -> Result<Option<$crate::domain::Instance>, $crate::store::StoreError> {
+                let sql = format!("SELECT {} FROM instances WHERE instance_id = $1", $crate::store::INSTANCE_COLUMNS);
+                let row: Option<$crate::store::InstanceRow> = sqlx::query_as(&sql).bind(instance_id).fetch_optional(&self.pool).await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn count_instances_for_order_line(&self, order_id: &str, order_line_id: &str) -> Result<i64, $crate::store::StoreError> {
+                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM instances WHERE order_id = $1 AND order_line_id = $2")
+                    .bind(order_id)
+                    .bind(order_line_id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(count)
+            }
+
+            async fn audit_for_order(&self, order_id: &str) -> Result<Vec<$crate::store::AuditEntry>, $crate::store::StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM audit_log WHERE order_id = $1 OR instance_id IN (SELECT instance_id FROM instances WHERE order_id = $1) ORDER BY id",
+                    $crate::store::AUDIT_COLUMNS
+                );
+                let rows: Vec<$crate::store::AuditRow> = sqlx::query_as(&sql).bind(order_id).fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn applied_orders(&self, instance_id: &str) -> Result<Vec<$crate::store::AppliedOrder>, $crate::store::StoreError> {
+                let rows: Vec<$crate::store::AppliedOrderRow> = sqlx::query_as(
+                    "SELECT instance_id, operation, order_id, order_line_id, applied_at_ms FROM applied_orders WHERE instance_id = $1 ORDER BY applied_at_ms, order_id",
+                )
+                .bind(instance_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+        }
+
+        fn insert_audit_query(entry: &$crate::store::AuditEntry) -> sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments<'_>> {
+            sqlx::query(
+                "INSERT INTO audit_log (received_at_ms, method, path, query, activity, instance_id, order_id, order_line_id, test_flag, \
+                 verification, result_code, result_msg, duration_ms, request_body, response_body) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            )
+            .bind(entry.received_at_ms)
+            .bind(&entry.method)
+            .bind(&entry.path)
+            .bind(&entry.query)
+            .bind(&entry.activity)
+            .bind(&entry.instance_id)
+            .bind(&entry.order_id)
+            .bind(&entry.order_line_id)
+            .bind(entry.test_flag)
+            .bind(&entry.verification)
+            .bind(&entry.result_code)
+            .bind(&entry.result_msg)
+            .bind(entry.duration_ms)
+            .bind(&entry.request_body)
+            .bind(&entry.response_body)
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::Transaction for $tx {
+            async fn claim_nonce(&mut self, key_type: &str, nonce: &str, now_ms: i64, expires_at_ms: i64) -> Result<bool, $crate::store::StoreError> {
+                // An expired record that the purge has not reached yet does not count as a replay.
+                let claimed: Option<String> = sqlx::query_scalar(
+                    "INSERT INTO nonces (key_type, nonce, expires_at_ms) VALUES ($1, $2, $3) \
+                     ON CONFLICT (key_type, nonce) DO UPDATE SET expires_at_ms = excluded.expires_at_ms \
+                     WHERE nonces.expires_at_ms <= $4 RETURNING nonce",
+                )
+                .bind(key_type)
+                .bind(nonce)
+                .bind(expires_at_ms)
+                .bind(now_ms)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                Ok(claimed.is_some())
+            }
+
+            async fn claim_order_line(&mut self, instance: &$crate::domain::Instance) -> Result<$crate::store::OrderLineClaim, $crate::store::StoreError> {
+                let inserted: Option<String> = sqlx::query_scalar(
+                    "INSERT INTO instances (instance_id, order_id, order_line_id, status, product_id, expire_time_ms, trial, last_order_id, app_info, created_at_ms, updated_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING instance_id",
+                )
+                .bind(&instance.instance_id)
+                .bind(&instance.order_id)
+                .bind(&instance.order_line_id)
+                .bind(instance.status.as_str())
+                .bind(&instance.product_id)
+                .bind(instance.expire_time_ms)
+                .bind(instance.trial)
+                .bind(&instance.last_order_id)
+                .bind($crate::store::app_info_json(instance))
+                .bind(instance.created_at_ms)
+                .bind(instance.updated_at_ms)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                if inserted.is_some() {
+                    return Ok($crate::store::OrderLineClaim::Created);
+                }
+                // A new statement sees the row a concurrent delivery committed while the insert waited.
+                let sql = format!("SELECT {} FROM instances WHERE order_id = $1 AND order_line_id = $2", $crate::store::INSTANCE_COLUMNS);
+                let existing: Option<$crate::store::InstanceRow> =
+                    sqlx::query_as(&sql).bind(&instance.order_id).bind(&instance.order_line_id).fetch_optional(&mut *self.tx).await?;
+                match existing {
+                    Some(row) => Ok($crate::store::OrderLineClaim::Existing(Box::new(row.try_into()?))),
+                    None => Ok($crate::store::OrderLineClaim::InstanceIdTaken),
+                }
+            }
+
+            async fn claim_debug_order_line(&mut self, order_id: &str, order_line_id: &str, instance_id: &str, now_ms: i64) -> Result<String, $crate::store::StoreError> {
+                // The no-op update makes RETURNING yield the first claim's instance ID on every repeat.
+                let first: String = sqlx::query_scalar(
+                    "INSERT INTO debug_instances (order_id, order_line_id, instance_id, created_at_ms) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (order_id, order_line_id) DO UPDATE SET order_id = debug_instances.order_id RETURNING instance_id",
+                )
+                .bind(order_id)
+                .bind(order_line_id)
+                .bind(instance_id)
+                .bind(now_ms)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Ok(first)
+            }
+
+            async fn instances(&mut self, ids: &[String]) -> Result<Vec<$crate::domain::Instance>, $crate::store::StoreError> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut query = sqlx::QueryBuilder::<$db>::new(format!("SELECT {} FROM instances WHERE instance_id IN (", $crate::store::INSTANCE_COLUMNS));
+                let mut list = query.separated(", ");
+                for id in ids {
+                    list.push_bind(id);
+                }
+                query.push(")");
+                let rows: Vec<$crate::store::InstanceRow> = query.build_query_as().fetch_all(&mut *self.tx).await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn lock_instance(&mut self, instance_id: &str) -> Result<Option<$crate::domain::Instance>, $crate::store::StoreError> {
+                let sql = format!("SELECT {} FROM instances WHERE instance_id = $1{}", $crate::store::INSTANCE_COLUMNS, $lock);
+                let row: Option<$crate::store::InstanceRow> = sqlx::query_as(&sql).bind(instance_id).fetch_optional(&mut *self.tx).await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn claim_applied_order(&mut self, order: &$crate::store::AppliedOrder) -> Result<bool, $crate::store::StoreError> {
+                let claimed: Option<String> = sqlx::query_scalar(
+                    "INSERT INTO applied_orders (instance_id, operation, order_id, order_line_id, applied_at_ms) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT DO NOTHING RETURNING order_id",
+                )
+                .bind(&order.instance_id)
+                .bind(&order.operation)
+                .bind(&order.order_id)
+                .bind(&order.order_line_id)
+                .bind(order.applied_at_ms)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                Ok(claimed.is_some())
+            }
+
+            async fn update_instance(&mut self, instance: &$crate::domain::Instance) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(
+                    "UPDATE instances SET status = $2, product_id = $3, expire_time_ms = $4, trial = $5, last_order_id = $6, app_info = $7, updated_at_ms = $8 \
+                     WHERE instance_id = $1",
+                )
+                .bind(&instance.instance_id)
+                .bind(instance.status.as_str())
+                .bind(&instance.product_id)
+                .bind(instance.expire_time_ms)
+                .bind(instance.trial)
+                .bind(&instance.last_order_id)
+                .bind($crate::store::app_info_json(instance))
+                .bind(instance.updated_at_ms)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn insert_audit(&mut self, entry: &$crate::store::AuditEntry) -> Result<(), $crate::store::StoreError> {
+                insert_audit_query(entry).execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn commit(self: Box<Self>) -> Result<(), $crate::store::StoreError> {
+                self.tx.commit().await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_sql_store;
