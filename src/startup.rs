@@ -55,8 +55,10 @@ impl Application {
             store = self.state.store.backend(),
             "koogate is serving"
         );
+        let store = self.state.store.clone();
         let result = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await;
         purge.abort();
+        store.close().await;
         Ok(result?)
     }
 }

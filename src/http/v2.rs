@@ -29,13 +29,15 @@ pub async fn callback(State(app): State<AppState>, uri: Uri, headers: HeaderMap,
         query: query_without_signature(uri.query()),
         ..Default::default()
     };
-    let (answer, signing_key_type) = match verify_v2(&app.settings, &headers, uri.query(), body, KeyType::Basic, now_ms).await {
-        Err(refused) => (refuse_before_transaction(&app, &mut audit, refused, started).await, KeyType::Basic),
-        Ok(verified) => {
-            let key_type = verified.matched.key_type;
-            (process(&app, &mut audit, verified, now_ms, started).await, key_type)
-        }
-    };
+    // Answers are signed with the key that verified the call; refusals with the first basic key.
+    let (answer, (signing_key_type, signing_key_index)) =
+        match verify_v2(&app.settings, &headers, uri.query(), body, KeyType::Basic, now_ms).await {
+            Err(refused) => (refuse_before_transaction(&app, &mut audit, refused, started).await, (KeyType::Basic, 0)),
+            Ok(verified) => {
+                let signing_key = (verified.matched.key_type, verified.matched.key_index);
+                (process(&app, &mut audit, verified, now_ms, started).await, signing_key)
+            }
+        };
     tracing::info!(
         activity = audit.activity.as_deref().unwrap_or("-"),
         instance_id = audit.instance_id.as_deref().unwrap_or("-"),
@@ -46,7 +48,7 @@ pub async fn callback(State(app): State<AppState>, uri: Uri, headers: HeaderMap,
         duration_ms = started.elapsed().as_millis() as u64,
         "V2 call"
     );
-    let key = app.settings.v2.emit_body_sign.then(|| app.settings.keys.of(signing_key_type).0.first()).flatten();
+    let key = app.settings.v2.emit_body_sign.then(|| app.settings.keys.of(signing_key_type).0.get(signing_key_index)).flatten();
     answer.into_response(key)
 }
 

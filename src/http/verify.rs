@@ -158,7 +158,9 @@ pub async fn verify_v2(
     } else {
         vec![expected]
     };
-    let keys = key_types.iter().flat_map(|&key_type| settings.keys.of(key_type).0.iter().map(move |key| KeyRef { key_type, key }));
+    let keys = key_types
+        .iter()
+        .flat_map(|&key_type| settings.keys.of(key_type).0.iter().enumerate().map(move |(index, key)| KeyRef { key_type, index, key }));
     match v2_verify(keys, &nonce, &timestamp, &body, Some(&object), &signature) {
         Some(matched) => {
             if matched.key_type != expected {

@@ -67,9 +67,10 @@ pub fn v2_matches(key: &str, nonce: &str, timestamp: &str, payload: &[u8], recei
     v2_outer_mac(key, nonce, timestamp, payload).verify_slice(&received).is_ok()
 }
 
-/// One configured key with the interface type it is bound to.
+/// One configured key with the interface type it is bound to and its place in that type's list.
 pub struct KeyRef<'a> {
     pub key_type: KeyType,
+    pub index: usize,
     pub key: &'a SecretString,
 }
 
@@ -77,6 +78,8 @@ pub struct KeyRef<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Match {
     pub key_type: KeyType,
+    /// Which of the type's configured keys (rotation) matched; the answer is signed with the same one.
+    pub key_index: usize,
     pub candidate: Candidate,
 }
 
@@ -99,7 +102,7 @@ pub fn v2_verify<'k>(
     for key in keys {
         for (candidate, payload) in &payloads {
             if v2_matches(key.key.expose_secret(), nonce, timestamp, payload, received_hex) {
-                return Some(Match { key_type: key.key_type, candidate: *candidate });
+                return Some(Match { key_type: key.key_type, key_index: key.index, candidate: *candidate });
             }
         }
     }

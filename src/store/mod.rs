@@ -82,6 +82,8 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Cheap round trip proving the database answers (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Closes the pool: waits for connections in use, then refuses new work (shutdown).
+    async fn close(&self);
     /// Starts the transaction of one callback.
     async fn begin(&self) -> Result<Box<dyn Transaction>, StoreError>;
     /// Records a call that was refused before any transaction (bad signature, stale timestamp, …).

@@ -30,6 +30,10 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+
             async fn begin(&self) -> Result<Box<dyn $crate::store::Transaction>, $crate::store::StoreError> {
                 Ok(Box::new($tx { tx: self.pool.begin_with($begin).await? }))
             }

@@ -1,0 +1,10 @@
+//! Black-box HTTP tests of the V2 production address, each run against SQLite and Postgres.
+
+mod helpers;
+
+mod audit;
+mod health;
+mod lifecycle;
+mod new_instance;
+mod query_instance;
+mod security;
