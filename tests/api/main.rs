@@ -8,3 +8,4 @@ mod lifecycle;
 mod new_instance;
 mod query_instance;
 mod security;
+mod store_contract;

@@ -173,7 +173,16 @@ async fn other_paths_and_methods(kind: StoreKind) {
     assert_eq!(response.headers()["content-type"], "application/json");
 }
 
+async fn the_window_can_be_set_to_log_only(kind: StoreKind) {
+    let app = TestApp::spawn_with(kind, |s| s.security.enforce_window = koogate::config::WindowMode::LogOnly).await;
+    let body = canonical(&new_instance(&order_id()));
+    let stale = (koogate::now_ms() - 3_600_000).to_string();
+    assert_eq!(refusal(&app, &url_with(&app, BASIC_KEY, &body, &fresh_nonce(), &stale), body.clone()).await.0, "000000");
+    assert_eq!(refusal(&app, &url_with(&app, "wrong", &body, &fresh_nonce(), &stale), body).await.0, "000001", "signatures still count");
+}
+
 store_tests!(
+    the_window_can_be_set_to_log_only,
     bad_signatures_and_timestamps_are_refused,
     a_replayed_request_is_refused,
     a_replay_to_another_node_is_refused,

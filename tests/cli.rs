@@ -1,0 +1,78 @@
+//! The `koogate` binary as a newcomer runs it: default command, environment overrides, dev secrets.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn koogate(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_koogate"));
+    command.current_dir(dir).env_remove("RUST_LOG").stdin(Stdio::null());
+    command
+}
+
+#[test]
+fn migrate_creates_the_sqlite_database_named_by_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = koogate(dir.path()).arg("migrate").env("KOOGATE__DATABASE__URL", "sqlite:state/k.db").status().unwrap();
+    assert!(status.success());
+    assert!(dir.path().join("state/k.db").exists());
+}
+
+#[test]
+fn a_bad_setting_is_named_and_fails_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = koogate(dir.path()).arg("migrate").env("KOOGATE__SERVER__BASE_PATH", "no-slash").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("server.base_path"));
+}
+
+#[test]
+fn serve_without_keys_on_postgres_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = koogate(dir.path()).env("KOOGATE__DATABASE__URL", "postgres://nobody@127.0.0.1:1/none").output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("keys.basic"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_default_command_serves_on_sqlite_with_a_kept_development_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = koogate(dir.path())
+        .env("KOOGATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..100 {
+        if client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let secrets = std::fs::read_to_string(dir.path().join("data/dev-secrets.toml")).unwrap_or_default();
+    // A call signed with the development key is accepted.
+    let key = secrets.lines().find_map(|l| l.strip_prefix("basic_key = \"")).map(|k| k.trim_end_matches('"').to_owned());
+    let mut accepted = None;
+    if let Some(key) = &key {
+        let body = br#"{"activity":"newInstance","businessId":"b-1","orderId":"o-1","orderLineId":"o-1-1"}"#;
+        let (nonce, ts) = ("n-1", koogate::now_ms().to_string());
+        let url = format!(
+            "http://127.0.0.1:{port}/?signature={}&timestamp={ts}&nonce={nonce}",
+            koogate::protocol::signature::v2_sign(key, nonce, &ts, body)
+        );
+        let answer: serde_json::Value = client.post(url).body(body.to_vec()).send().await.unwrap().json().await.unwrap();
+        accepted = Some(answer["resultCode"] == "000000");
+    }
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(ready, "server did not become ready: {log}");
+    assert!(dir.path().join("data/koogate.db").exists());
+    assert_eq!(accepted, Some(true), "development key from data/dev-secrets.toml");
+    assert!(log.contains("dev-secrets.toml"), "the log says where the key is: {log}");
+    assert!(!log.contains(key.as_deref().unwrap()), "the key itself is never logged");
+}
