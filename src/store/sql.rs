@@ -4,7 +4,8 @@
 //! A macro rather than generics over `sqlx::Database`, because the trait bounds sqlx needs for generic
 //! executors would drown the queries they are meant to share.
 
-/// Implements [`super::Store`] for `$store` (a struct with a `pool: sqlx::Pool<$db>` field) and
+/// Implements [`super::Store`] for `$store` (a struct with a `pool: sqlx::Pool<$db>` field and an
+/// `async fn write_permit(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, StoreError>`) and
 /// [`super::Transaction`] for `$tx`. `$begin` is the statement that starts a callback's write
 /// transaction; `$lock` is appended to the SELECT that must hold an instance until commit.
 macro_rules! impl_sql_store {
@@ -12,6 +13,8 @@ macro_rules! impl_sql_store {
         /// One callback's open transaction.
         pub struct $tx {
             tx: sqlx::Transaction<'static, $db>,
+            /// Held until commit or rollback where the store serialises writers itself.
+            _write_permit: Option<tokio::sync::OwnedSemaphorePermit>,
         }
 
         #[async_trait::async_trait]
@@ -35,16 +38,18 @@ macro_rules! impl_sql_store {
             }
 
             async fn begin(&self) -> Result<Box<dyn $crate::store::Transaction>, $crate::store::StoreError> {
-                Ok(Box::new($tx { tx: self.pool.begin_with($begin).await? }))
+                let write_permit = self.write_permit().await?;
+                Ok(Box::new($tx { tx: self.pool.begin_with($begin).await?, _write_permit: write_permit }))
             }
 
             async fn record_audit(&self, entry: &$crate::store::AuditEntry) -> Result<(), $crate::store::StoreError> {
-                let mut connection = self.pool.acquire().await?;
-                insert_audit_query(entry).execute(&mut *connection).await?;
+                let _write_permit = self.write_permit().await?;
+                insert_audit_query(entry).execute(&self.pool).await?;
                 Ok(())
             }
 
             async fn purge_expired_nonces(&self, now_ms: i64) -> Result<u64, $crate::store::StoreError> {
+                let _write_permit = self.write_permit().await?;
                 let done = sqlx::query("DELETE FROM nonces WHERE expires_at_ms <= $1").bind(now_ms).execute(&self.pool).await?;
                 Ok(done.rows_affected())
             }

@@ -1,18 +1,25 @@
 //! The embedded store: one SQLite file, created on first start, so `cargo run` needs no setup.
 //!
-//! SQLite allows one writer at a time. Every callback transaction starts with `BEGIN IMMEDIATE`, taking
-//! the write lock up front and waiting (busy timeout) for it, so concurrent deliveries queue instead of
-//! failing with `SQLITE_BUSY` half-way; holding the write lock also serialises instance updates, which
-//! is why no row lock is needed here.
+//! SQLite allows one writer at a time. Writers in this process queue on a semaphore (fair, no polling),
+//! and every callback transaction starts with `BEGIN IMMEDIATE`, taking the write lock up front, so a
+//! transaction never fails with `SQLITE_BUSY` half-way; the busy timeout only matters when another
+//! process writes the same file. Holding the write lock also serialises instance updates, which is why
+//! no row lock is needed here. Reads outside a callback (readiness, lookups) use the pool freely.
 
+use super::StoreError;
 use super::sql::impl_sql_store;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub struct SqliteStore {
     pool: Pool<Sqlite>,
+    writers: Arc<Semaphore>,
+    /// Longest wait for the writer slot, like the pool's acquire timeout.
+    acquire_timeout: Duration,
 }
 
 impl SqliteStore {
@@ -31,7 +38,14 @@ impl SqliteStore {
             }
         }
         let pool = SqlitePoolOptions::new().max_connections(max_connections).acquire_timeout(acquire_timeout).connect_with(options).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, writers: Arc::new(Semaphore::new(1)), acquire_timeout })
+    }
+
+    async fn write_permit(&self) -> Result<Option<OwnedSemaphorePermit>, StoreError> {
+        match tokio::time::timeout(self.acquire_timeout, self.writers.clone().acquire_owned()).await {
+            Ok(permit) => Ok(Some(permit.expect("the writer semaphore is never closed"))),
+            Err(_) => Err(StoreError::Database(sqlx::Error::PoolTimedOut)),
+        }
     }
 }
 
