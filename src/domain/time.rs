@@ -3,6 +3,13 @@
 use chrono::{DateTime, NaiveDateTime};
 
 /// Reads `expireTime`: UTC `yyyyMMddHHmmss`, or 17 digits with milliseconds. Returns Unix milliseconds.
+///
+/// ```
+/// use koogate::domain::parse_expire_time;
+/// assert_eq!(parse_expire_time("20250101000000"), Some(1_735_689_600_000));
+/// assert_eq!(parse_expire_time("20221124023618256"), Some(1_669_257_378_256));
+/// assert_eq!(parse_expire_time("2025-01-01"), None);
+/// ```
 pub fn parse_expire_time(value: &str) -> Option<i64> {
     let digits = value.trim();
     if !digits.bytes().all(|b| b.is_ascii_digit()) {

@@ -55,6 +55,14 @@ fn v2_outer_mac(key: &str, nonce: &str, timestamp: &str, payload: &[u8]) -> Hmac
 }
 
 /// The lower-case hex V2 signature of `payload`, as the marketplace computes it.
+///
+/// Spec vector `v2-sig-001`:
+/// ```
+/// use koogate::protocol::signature::v2_sign;
+/// let body = br#"{"activity":"newInstance","businessId":"87b94795-0603-4e24-8ae5-69420d60e3c8","orderId":"CS2211181819B4LVS","orderLineId":"CS2211181819B4LVS-000001","testFlag":"1"}"#;
+/// let nonce = "50D83FDECAED6CCD8EF597F2A577950527928BA287D04E6036E92B2806FD17DA";
+/// assert_eq!(v2_sign("testkey", nonce, "1680508066618", body), "81b7b630a47c8f1e2498438f0b5aa4ec34d9a100e16b008a49d1b43a782fc877");
+/// ```
 pub fn v2_sign(key: &str, nonce: &str, timestamp: &str, payload: &[u8]) -> String {
     hex::encode(v2_outer_mac(key, nonce, timestamp, payload).finalize().into_bytes())
 }
