@@ -2,6 +2,7 @@
 //! requests. Nothing here touches the network, the database or the clock; everything is unit-tested
 //! against `shared/spec/vectors.json` (see `tests/vectors.rs`).
 
+pub mod apig;
 pub mod ascii_json;
 pub mod canonical;
 pub mod result;

@@ -127,6 +127,20 @@ pub fn body_sign_header(key: &str, body: &[u8]) -> String {
     format!("sign_type=\"HMAC-SHA256\", signature=\"{}\"", body_signature(key, body))
 }
 
+/// New usage-push signature (signing.md (g)): `Base64(HMAC_SHA256(key, "ts=" + ts + "&nonce=" + nonce + "&body=" + body))`.
+pub fn usage_push_signature(key: &str, ts: &str, nonce: &str, body: &[u8]) -> String {
+    let mac = hmac(key.as_bytes(), &[b"ts=", ts.as_bytes(), b"&nonce=", nonce.as_bytes(), b"&body=", body]);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Constant-time check of a received usage-push signature (Base64, compared after decoding).
+pub fn usage_push_matches(key: &str, ts: &str, nonce: &str, body: &[u8], received_base64: &str) -> bool {
+    let Ok(received) = base64::engine::general_purpose::STANDARD.decode(received_base64.trim()) else {
+        return false;
+    };
+    hmac(key.as_bytes(), &[b"ts=", ts.as_bytes(), b"&nonce=", nonce.as_bytes(), b"&body=", body]).verify_slice(&received).is_ok()
+}
+
 /// Reads a V2 `timestamp` parameter as Unix milliseconds; values of at most 10 digits are seconds.
 pub fn parse_timestamp_ms(raw: &str) -> Option<i64> {
     let digits = raw.trim();
