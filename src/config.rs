@@ -18,6 +18,7 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub limits: LimitSettings,
     pub provisioning: ProvisioningSettings,
+    pub marketplace: MarketplaceSettings,
     pub v2: V2Settings,
     pub log: LogSettings,
 }
@@ -148,6 +149,45 @@ pub struct ProvisioningSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+pub struct MarketplaceSettings {
+    pub api_base: String,
+    pub fallback_base: String,
+    pub ak: String,
+    #[serde(deserialize_with = "optional_secret")]
+    pub sk: Option<SecretString>,
+    pub connect_timeout_secs: u64,
+    pub request_timeout_secs: u64,
+    pub max_attempts: u32,
+    pub retry_base_ms: u64,
+}
+
+impl MarketplaceSettings {
+    /// The open-API base addresses, primary first; each must be https (http only for loopback).
+    pub fn bases(&self) -> anyhow::Result<Vec<url::Url>> {
+        let mut bases = Vec::new();
+        for (name, value) in [("api_base", &self.api_base), ("fallback_base", &self.fallback_base)] {
+            if value.trim().is_empty() {
+                if name == "api_base" {
+                    bail!("marketplace.api_base must be set");
+                }
+                continue;
+            }
+            let url = url::Url::parse(value.trim()).with_context(|| format!("marketplace.{name} is not a URL"))?;
+            let loopback = matches!(url.host(), Some(url::Host::Domain("localhost")))
+                || matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+                || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
+            match url.scheme() {
+                "https" => {}
+                "http" if loopback => {}
+                _ => bail!("marketplace.{name} must be an https:// address (http:// only for a loopback test platform)"),
+            }
+            bases.push(url);
+        }
+        Ok(bases)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct V2Settings {
     pub emit_body_sign: bool,
 }
@@ -204,6 +244,10 @@ impl Settings {
             bail!("provisioning.password_length must be between 12 and 128");
         }
         crate::provisioning::check_templates(p)?;
+        self.marketplace.bases()?;
+        if self.marketplace.max_attempts == 0 {
+            bail!("marketplace.max_attempts must be at least 1");
+        }
         for key_type in KeyType::V2_ORDER {
             if self.keys.of(key_type).0.iter().any(|k| k.expose_secret().len() > 1024) {
                 bail!("keys.{} holds a key longer than 1024 bytes", key_type.as_str());
@@ -240,6 +284,19 @@ mod tests {
         let from_list: KeyList = serde_json::from_str("[\"zq-secret-value\", \"\"]").unwrap();
         assert_eq!(from_list.0.len(), 1);
         assert!(!format!("{from_list:?}").contains("zq-secret-value"), "keys must not appear in Debug output");
+    }
+
+    #[test]
+    fn marketplace_bases_must_be_https_except_on_loopback() {
+        let mut m = Settings::load(None).unwrap().marketplace;
+        assert_eq!(m.bases().unwrap().len(), 2);
+        m.api_base = "http://127.0.0.1:9000".into();
+        m.fallback_base = String::new();
+        assert_eq!(m.bases().unwrap().len(), 1);
+        m.api_base = "http://mkt.example.com".into();
+        assert!(m.bases().unwrap_err().to_string().contains("marketplace.api_base"));
+        m.sk = Some("sk-value-zq".into());
+        assert!(!format!("{m:?}").contains("sk-value-zq"), "the SK never appears in Debug output");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The `koogate` command: `serve` (the default) and `migrate`.
+//! The `koogate` command: `serve` (the default), `migrate`, and `sim` (the marketplace's side).
 
 use clap::{Parser, Subcommand};
 use koogate::config::Settings;
@@ -21,11 +21,58 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Play the marketplace: test a production address, stand in for the open APIs, sign calls by hand.
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Subcommand)]
+enum SimCommand {
+    /// Run the marketplace's calls against a production address and judge every answer.
+    Run {
+        /// The production address, e.g. https://isv.example.com/saasproduce
+        #[arg(long)]
+        url: String,
+        /// The key bound to the basic interfaces (基础接口).
+        #[arg(long, env = "KOOGATE_SIM_KEY", hide_env_values = true)]
+        key: String,
+        /// Run only the suites whose name starts with this (v2, v2-lifecycle, v2-debug, v2-negative).
+        #[arg(long)]
+        suite: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Longest wait for one answer (the marketplace allows 20 s).
+        #[arg(long, default_value_t = 20)]
+        timeout_secs: u64,
+        /// How long to poll queryInstance while the instance is still being provisioned (000004).
+        #[arg(long, default_value_t = 60)]
+        provisioning_wait_secs: u64,
+    },
+    /// Print a signed curl command for one V2 call.
+    Sign {
+        #[arg(long)]
+        url: String,
+        #[arg(long, env = "KOOGATE_SIM_KEY", hide_env_values = true)]
+        key: String,
+        /// The whole JSON body (must include "activity").
+        #[arg(long, conflicts_with = "activity")]
+        body: Option<String>,
+        /// Start from a template body for this activity (a debug call, testFlag=1).
+        #[arg(long, required_unless_present = "body")]
+        activity: Option<String>,
+        /// Set (name=value) or remove (name=) a top-level member of the template.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+    },
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Sim(command)) = cli.command {
+        return sim(command).await;
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(error) => {
@@ -37,6 +84,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate => open_store(&settings).await.map(|store| tracing::info!(store = store.backend(), "migrations applied")),
+        Command::Sim(_) => unreachable!("handled above"),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -73,4 +121,45 @@ async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutting down: finishing calls in flight");
+}
+
+async fn sim(command: SimCommand) -> std::process::ExitCode {
+    use koogate::sim;
+    use std::process::ExitCode;
+    let failed = |error: anyhow::Error| {
+        eprintln!("koogate sim: {error:#}");
+        ExitCode::from(2)
+    };
+    match command {
+        SimCommand::Run { url, key, suite, json, timeout_secs, provisioning_wait_secs } => {
+            let target = sim::run::Target {
+                url,
+                key,
+                timeout: std::time::Duration::from_secs(timeout_secs),
+                provisioning_wait: std::time::Duration::from_secs(provisioning_wait_secs),
+            };
+            match sim::run::run(target, suite.as_deref()).await {
+                Ok(report) => {
+                    println!("{}", if json { report.to_json() } else { report.to_text() });
+                    if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+                }
+                Err(error) => failed(error),
+            }
+        }
+        SimCommand::Sign { url, key, body, activity, set } => {
+            let body = match (body, activity) {
+                (Some(text), _) => serde_json::from_str::<serde_json::Value>(&text).map_err(|e| anyhow::anyhow!("--body is not JSON: {e}")),
+                (None, Some(activity)) => sim::sign::template(&activity, &set),
+                (None, None) => Err(anyhow::anyhow!("give --body or --activity")),
+            };
+            match body {
+                Ok(serde_json::Value::Object(object)) => {
+                    println!("{}", sim::sign::curl_command(&url, &key, &object));
+                    ExitCode::SUCCESS
+                }
+                Ok(_) => failed(anyhow::anyhow!("the body must be a JSON object")),
+                Err(error) => failed(error),
+            }
+        }
+    }
 }

@@ -8,4 +8,5 @@ mod lifecycle;
 mod new_instance;
 mod query_instance;
 mod security;
+mod sim;
 mod store_contract;

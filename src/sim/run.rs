@@ -1,0 +1,599 @@
+//! `koogate sim run`: plays the marketplace against a production address and judges every answer as
+//! the marketplace does (HTTP 200, `application/json`, a 6-character `resultCode`, `resultMsg` ≤ 255,
+//! required members within their lengths, an answer within 20 s), plus koogate's stricter checks (a
+//! replay is refused, a redelivered order line keeps its instance).
+//!
+//! Work is organised in [`Suite`]s; `v2-lifecycle`, `v2-debug` and `v2-negative` exist today, and the
+//! V1, Kit and License suites of later issues implement the same trait. Each check ends `pass`, `warn`
+//! (accepted by the marketplace, but not what the spec answers) or `fail`.
+
+use super::report::{Check, Outcome, Report};
+use crate::protocol::canonical::canonical_c1;
+use crate::protocol::signature::v2_sign;
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// What `sim run` needs to know about the endpoint under test.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The production address, e.g. `https://isv.example.com/saasproduce`.
+    pub url: String,
+    /// The key bound to the basic interfaces (基础接口).
+    pub key: String,
+    /// The marketplace's limit for one answer.
+    pub timeout: Duration,
+    /// How long to poll `queryInstance` while an instance is still being provisioned (`000004`).
+    pub provisioning_wait: Duration,
+}
+
+#[async_trait]
+pub trait Suite: Send + Sync {
+    fn name(&self) -> &'static str;
+    async fn run(&self, session: &mut Session);
+}
+
+/// Every suite, in the order `sim run` runs them.
+pub fn suites() -> Vec<Box<dyn Suite>> {
+    vec![Box::new(V2Lifecycle), Box::new(V2Debug), Box::new(V2Negative)]
+}
+
+/// Runs the suites whose name starts with `selector` (`v2` runs all V2 suites; `None` runs everything).
+pub async fn run(target: Target, selector: Option<&str>) -> anyhow::Result<Report> {
+    let chosen: Vec<Box<dyn Suite>> = suites().into_iter().filter(|s| selector.is_none_or(|name| s.name().starts_with(name))).collect();
+    if chosen.is_empty() {
+        let names: Vec<&str> = suites().iter().map(|s| s.name()).collect();
+        anyhow::bail!("no suite matches {:?}; suites: {}", selector.unwrap_or_default(), names.join(", "));
+    }
+    let mut session = Session::new(target)?;
+    for suite in &chosen {
+        session.scenario = suite.name();
+        suite.run(&mut session).await;
+    }
+    Ok(Report { target: session.target.url.clone(), suites: chosen.iter().map(|s| s.name().to_owned()).collect(), checks: session.checks })
+}
+
+/// One answer as received.
+pub struct Exchange {
+    pub status: Option<u16>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    pub latency: Duration,
+    pub error: Option<String>,
+}
+
+impl Exchange {
+    fn json(&self) -> Option<Value> {
+        serde_json::from_slice::<Value>(&self.body).ok().filter(Value::is_object)
+    }
+
+    fn code(&self) -> Option<String> {
+        self.json().and_then(|v| v.get("resultCode").and_then(Value::as_str).map(str::to_owned))
+    }
+}
+
+/// What a check expects of `resultCode`.
+#[derive(Debug, Clone, Copy)]
+pub enum Expect {
+    /// Exactly this code.
+    Code(&'static str),
+    /// Any of these codes.
+    AnyOf(&'static [&'static str]),
+    /// Any refusal; the spec's code passes, another non-success code warns, success fails.
+    Refused(&'static str),
+}
+
+impl Expect {
+    fn describe(&self) -> String {
+        match self {
+            Expect::Code(code) => code.to_string(),
+            Expect::AnyOf(codes) => codes.join("|"),
+            Expect::Refused(code) => format!("refused ({code})"),
+        }
+    }
+}
+
+pub struct Session {
+    pub target: Target,
+    client: reqwest::Client,
+    scenario: &'static str,
+    checks: Vec<Check>,
+}
+
+impl Session {
+    fn new(target: Target) -> anyhow::Result<Session> {
+        let client = reqwest::Client::builder().timeout(target.timeout).build()?;
+        Ok(Session { target, client, scenario: "", checks: Vec::new() })
+    }
+
+    /// The production address with a fresh nonce, the current time and the signature of `body` under `key`.
+    pub fn signed_url(&self, body: &[u8], key: &str) -> String {
+        signed_url(&self.target.url, key, body, &fresh_nonce(), &crate::now_ms().to_string())
+    }
+
+    /// Sends `body` (sorted, compact) signed with the target's key.
+    pub async fn send(&self, body: &Value) -> Exchange {
+        let bytes = canonical_c1(body.as_object().expect("request bodies are JSON objects"));
+        let url = self.signed_url(&bytes, &self.target.key);
+        self.post(&url, bytes).await
+    }
+
+    pub async fn post(&self, url: &str, body: Vec<u8>) -> Exchange {
+        let started = Instant::now();
+        let sent = self
+            .client
+            .post(url)
+            .header("Content-Type", "application/json;charset=utf8")
+            .header("Accept", "application/json")
+            .body(body)
+            .send()
+            .await;
+        let mut exchange = Exchange { status: None, content_type: None, body: Vec::new(), latency: Duration::ZERO, error: None };
+        match sent {
+            Ok(response) => {
+                exchange.status = Some(response.status().as_u16());
+                exchange.content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                match response.bytes().await {
+                    Ok(bytes) => exchange.body = bytes.to_vec(),
+                    Err(error) => exchange.error = Some(format!("reading the answer failed: {error}")),
+                }
+            }
+            Err(error) if error.is_timeout() => exchange.error = Some(format!("no answer within {} s", self.target.timeout.as_secs())),
+            Err(error) => exchange.error = Some(format!("request failed: {error}")),
+        }
+        exchange.latency = started.elapsed();
+        exchange
+    }
+
+    /// Judges an answer and records the check; returns the parsed body when the envelope was acceptable.
+    pub fn judge(&mut self, step: impl Into<String>, exchange: &Exchange, expect: Expect) -> Option<Value> {
+        let step = step.into();
+        let (outcome, got, detail, body) = match envelope_problem(exchange) {
+            Some(problem) => (Outcome::Fail, summarize(exchange), Some(problem), None),
+            None => {
+                let body = exchange.json().expect("checked by envelope_problem");
+                let code = body["resultCode"].as_str().unwrap_or_default().to_owned();
+                let message = body.get("resultMsg").and_then(Value::as_str).unwrap_or_default();
+                let got = if message.is_empty() { code.clone() } else { format!("{code} {}", shorten(message, 60)) };
+                let (outcome, detail) = match expect {
+                    Expect::Code(expected) if code == expected => (Outcome::Pass, None),
+                    Expect::AnyOf(codes) if codes.contains(&code.as_str()) => (Outcome::Pass, None),
+                    Expect::Refused(expected) if code == expected => (Outcome::Pass, None),
+                    Expect::Refused(expected) if code != "000000" => {
+                        (Outcome::Warn, Some(format!("refused, but the spec answers {expected}")))
+                    }
+                    Expect::Refused(_) => (Outcome::Fail, Some("accepted a request that must be refused".into())),
+                    _ => (Outcome::Fail, None),
+                };
+                (outcome, got, detail, Some(body))
+            }
+        };
+        let detail = detail.or_else(|| {
+            (!exchange.body.is_ascii()).then(|| "answer is not ASCII-only: non-ASCII text should be sent as \\uXXXX".to_owned())
+        });
+        let outcome = if outcome == Outcome::Pass && detail.is_some() { Outcome::Warn } else { outcome };
+        self.record(step, expect.describe(), got, exchange.latency, outcome, detail);
+        body
+    }
+
+    /// Records a check that is not about one answer's envelope (idempotency, field contents …).
+    pub fn record(
+        &mut self,
+        step: impl Into<String>,
+        expected: impl Into<String>,
+        got: impl Into<String>,
+        latency: Duration,
+        outcome: Outcome,
+        detail: Option<String>,
+    ) {
+        self.checks.push(Check {
+            scenario: self.scenario.to_owned(),
+            step: step.into(),
+            expected: expected.into(),
+            got: got.into(),
+            latency_ms: latency.as_millis() as u64,
+            outcome,
+            detail,
+        });
+    }
+
+    /// Sends, judges, and on success checks the activity's required answer members.
+    async fn step(&mut self, step: &str, body: Value, expect: Expect) -> Option<Value> {
+        let exchange = self.send(&body).await;
+        let answer = self.judge(step, &exchange, expect)?;
+        if let Some(problem) = member_problem(&body, &answer) {
+            self.record(format!("{step}: answer members"), "within spec", problem.clone(), Duration::ZERO, Outcome::Fail, Some(problem));
+        }
+        Some(answer)
+    }
+}
+
+/// The marketplace's checks of any answer; `None` when they all hold.
+fn envelope_problem(exchange: &Exchange) -> Option<String> {
+    if let Some(error) = &exchange.error {
+        return Some(error.clone());
+    }
+    if exchange.status != Some(200) {
+        return Some(format!("HTTP status {} (only 200 counts as success)", exchange.status.unwrap_or_default()));
+    }
+    let essence = exchange.content_type.as_deref().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if essence != "application/json" {
+        return Some(format!("Content-Type is {:?}, must be application/json", exchange.content_type.as_deref().unwrap_or("missing")));
+    }
+    let Some(body) = exchange.json() else { return Some("body is not a JSON object".into()) };
+    match body.get("resultCode") {
+        Some(Value::String(code)) if code.len() == 6 => {}
+        Some(other) => return Some(format!("resultCode must be a 6-character string, got {other}")),
+        None => return Some("resultCode is missing".into()),
+    }
+    match body.get("resultMsg") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(message)) if message.chars().count() <= 255 => {}
+        Some(_) => return Some("resultMsg must be a string of at most 255 characters".into()),
+    }
+    None
+}
+
+/// Required members of successful answers and their documented lengths (saas-v2.md §3, §4).
+fn member_problem(request: &Value, answer: &Value) -> Option<String> {
+    let code = answer["resultCode"].as_str().unwrap_or_default();
+    let too_long = |value: &Value, name: &str, max: usize| value.get(name).and_then(Value::as_str).is_some_and(|s| s.chars().count() > max);
+    match request["activity"].as_str() {
+        Some("newInstance") if code == "000000" || code == "000004" => match answer.get("instanceId").and_then(Value::as_str) {
+            None | Some("") => Some("instanceId is missing".into()),
+            Some(id) if id.chars().count() > 64 => Some("instanceId exceeds 64 characters".into()),
+            _ => None,
+        },
+        Some("queryInstance") if code == "000000" => {
+            let Some(info) = answer.get("info").and_then(Value::as_array) else { return Some("info is missing".into()) };
+            for entry in info {
+                if entry.get("instanceId").and_then(Value::as_str).is_none_or(|id| id.is_empty() || id.chars().count() > 64) {
+                    return Some("an info entry lacks a valid instanceId".into());
+                }
+                if let Some(app) = entry.get("appInfo").filter(|a| !a.is_null()) {
+                    if app.get("frontEndUrl").and_then(Value::as_str).is_none_or(str::is_empty) {
+                        return Some("appInfo.frontEndUrl is missing".into());
+                    }
+                    for (name, max) in [("frontEndUrl", 512), ("adminUrl", 512), ("userName", 128), ("password", 128), ("memo", 1024)] {
+                        if too_long(app, name, max) {
+                            return Some(format!("appInfo.{name} exceeds {max} characters"));
+                        }
+                    }
+                }
+                for usage in entry.get("usageInfo").and_then(Value::as_array).into_iter().flatten() {
+                    if usage.get("usageValue").is_none_or(Value::is_null) || usage.get("statisticalTime").is_none_or(Value::is_null) {
+                        return Some("usageInfo entries need usageValue and statisticalTime".into());
+                    }
+                }
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+fn summarize(exchange: &Exchange) -> String {
+    if let Some(error) = &exchange.error {
+        return shorten(error, 60);
+    }
+    let status = exchange.status.map(|s| format!("HTTP {s}")).unwrap_or_default();
+    match exchange.code() {
+        Some(code) => format!("{status} {code}"),
+        None => format!("{status} {}", shorten(&String::from_utf8_lossy(&exchange.body), 40)),
+    }
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    let single_line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if single_line.chars().count() <= max { single_line } else { format!("{}…", single_line.chars().take(max).collect::<String>()) }
+}
+
+pub fn signed_url(base: &str, key: &str, body: &[u8], nonce: &str, timestamp: &str) -> String {
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}signature={}&timestamp={timestamp}&nonce={nonce}", v2_sign(key, nonce, timestamp, body))
+}
+
+pub fn fresh_nonce() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// An order ID in the marketplace's style, unique per run.
+fn new_order_id(prefix: &str) -> String {
+    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..14].to_uppercase())
+}
+
+/// A UTC `yyyyMMddHHmmss` `days` from now.
+fn expire_in_days(days: i64) -> String {
+    crate::domain::utc_compact(crate::now_ms() + days * 86_400_000)
+}
+
+fn new_instance(order_id: &str, debug: bool) -> Value {
+    let mut body = json!({"activity": "newInstance", "orderId": order_id, "orderLineId": format!("{order_id}-000001"), "businessId": uuid::Uuid::new_v4().to_string()});
+    if debug {
+        body["testFlag"] = json!("1");
+    }
+    body
+}
+
+/// The calls after `newInstance`, in the order the marketplace makes them, for `instance_id`.
+fn lifecycle_calls(instance_id: &str, orders: &LifecycleOrders, debug: bool) -> Vec<(String, Value)> {
+    let refresh = |scene: &str, order: &str, days: i64| {
+        json!({"activity": "refreshInstance", "instanceId": instance_id, "scene": scene, "orderId": order,
+               "orderLineId": format!("{order}-000001"), "expireTime": expire_in_days(days)})
+    };
+    let mut calls = vec![
+        ("refreshInstance TRIAL_TO_FORMAL".to_owned(), refresh("TRIAL_TO_FORMAL", &orders.conversion, 30)),
+        ("refreshInstance RENEWAL".to_owned(), refresh("RENEWAL", &orders.renewal, 60)),
+        ("refreshInstance RENEWAL_CHANGE".to_owned(), refresh("RENEWAL_CHANGE", &orders.change, 90)),
+        ("refreshInstance UNSUBSCRIBE_RENEWAL_PERIOD".to_owned(), refresh("UNSUBSCRIBE_RENEWAL_PERIOD", &orders.unsubscribe, 60)),
+        (
+            "updateInstanceStatus FREEZE".to_owned(),
+            json!({"activity": "updateInstanceStatus", "instanceId": instance_id, "status": "FREEZE"}),
+        ),
+        (
+            "updateInstanceStatus UNFREEZE".to_owned(),
+            json!({"activity": "updateInstanceStatus", "instanceId": instance_id, "status": "UNFREEZE"}),
+        ),
+        (
+            "changeInstanceCheck".to_owned(),
+            json!({"activity": "changeInstanceCheck", "instanceId": instance_id,
+                   "productInfo": {"productId": "OFFI000000000002", "skuCode": "sku-pro", "linearValue": 10, "productName": "Pro"}}),
+        ),
+        (
+            "upgradeInstance".to_owned(),
+            json!({"activity": "upgradeInstance", "instanceId": instance_id, "orderId": orders.upgrade, "orderLineId": format!("{}-000001", orders.upgrade)}),
+        ),
+    ];
+    if debug {
+        for (_, body) in &mut calls {
+            body["testFlag"] = json!("1");
+        }
+    }
+    calls
+}
+
+struct LifecycleOrders {
+    conversion: String,
+    renewal: String,
+    change: String,
+    unsubscribe: String,
+    upgrade: String,
+}
+
+impl LifecycleOrders {
+    fn new() -> Self {
+        LifecycleOrders {
+            conversion: new_order_id("SIMT"),
+            renewal: new_order_id("SIMR"),
+            change: new_order_id("SIMC"),
+            unsubscribe: new_order_id("SIMU"),
+            upgrade: new_order_id("SIMG"),
+        }
+    }
+}
+
+/// The base scenario with real calls: buy, poll, renew, freeze, unfreeze, change, upgrade, release —
+/// then every call again, as the marketplace's retries would.
+struct V2Lifecycle;
+
+#[async_trait]
+impl Suite for V2Lifecycle {
+    fn name(&self) -> &'static str {
+        "v2-lifecycle"
+    }
+
+    async fn run(&self, session: &mut Session) {
+        let order = new_order_id("SIM");
+        let Some(created) = session.step("newInstance", new_instance(&order, false), Expect::AnyOf(&["000000", "000004"])).await else {
+            session.record(
+                "rest of the lifecycle",
+                "an instance",
+                "none",
+                Duration::ZERO,
+                Outcome::Fail,
+                Some("skipped: newInstance failed".into()),
+            );
+            return;
+        };
+        let Some(instance_id) = created.get("instanceId").and_then(Value::as_str).map(str::to_owned) else { return };
+        poll_until_ready(session, &instance_id).await;
+
+        let orders = LifecycleOrders::new();
+        let calls = lifecycle_calls(&instance_id, &orders, false);
+        for (step, body) in &calls {
+            session.step(step, body.clone(), Expect::Code("000000")).await;
+        }
+
+        // Redeliveries: the marketplace retries with a new businessId, nonce and timestamp.
+        redelivery_keeps_the_instance(session, &order, &instance_id, false).await;
+        parallel_redeliveries(session).await;
+        for (step, body) in &calls {
+            session.step(format!("{step} (repeated)").as_str(), body.clone(), Expect::Code("000000")).await;
+        }
+        let release = json!({"activity": "releaseInstance", "instanceId": instance_id});
+        session.step("releaseInstance", release.clone(), Expect::Code("000000")).await;
+        session.step("releaseInstance (repeated)", release, Expect::Code("000000")).await;
+    }
+}
+
+/// `queryInstance` until the instance is ready (`000004` means "still provisioning").
+async fn poll_until_ready(session: &mut Session, instance_id: &str) {
+    let query = json!({"activity": "queryInstance", "instanceId": instance_id});
+    let deadline = Instant::now() + session.target.provisioning_wait;
+    loop {
+        let exchange = session.send(&query).await;
+        if exchange.code().as_deref() == Some("000004") && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        if let Some(answer) = session.judge("queryInstance", &exchange, Expect::Code("000000")) {
+            if let Some(problem) = member_problem(&query, &answer) {
+                session.record(
+                    "queryInstance: answer members",
+                    "within spec",
+                    problem.clone(),
+                    Duration::ZERO,
+                    Outcome::Fail,
+                    Some(problem),
+                );
+            } else if answer["resultCode"] == "000000" {
+                let listed = answer["info"].as_array().into_iter().flatten().any(|entry| entry["instanceId"] == instance_id);
+                let outcome = if listed { Outcome::Pass } else { Outcome::Fail };
+                session.record(
+                    "queryInstance: lists the instance",
+                    instance_id,
+                    if listed { "listed" } else { "not listed" },
+                    Duration::ZERO,
+                    outcome,
+                    None,
+                );
+            }
+        }
+        return;
+    }
+}
+
+async fn redelivery_keeps_the_instance(session: &mut Session, order: &str, instance_id: &str, debug: bool) {
+    let step = "newInstance redelivered (new businessId)";
+    if let Some(again) = session.step(step, new_instance(order, debug), Expect::AnyOf(&["000000", "000004"])).await {
+        let got = again.get("instanceId").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let outcome = if got == instance_id { Outcome::Pass } else { Outcome::Fail };
+        let detail = (outcome == Outcome::Fail)
+            .then(|| "a redelivered order line must return the first instanceId, not create another instance".to_owned());
+        session.record(format!("{step}: same instanceId"), instance_id, got, Duration::ZERO, outcome, detail);
+    }
+}
+
+/// Ten concurrent deliveries of one new order line must all name one instance.
+async fn parallel_redeliveries(session: &mut Session) {
+    let order = new_order_id("SIMP");
+    let bodies: Vec<Value> = (0..10).map(|_| new_instance(&order, false)).collect();
+    let exchanges = futures::future::join_all(bodies.iter().map(|body| session.send(body))).await;
+    let mut ids = std::collections::BTreeSet::new();
+    let mut latency = Duration::ZERO;
+    for exchange in &exchanges {
+        latency = latency.max(exchange.latency);
+        match exchange.json().and_then(|v| v.get("instanceId").and_then(Value::as_str).map(str::to_owned)) {
+            Some(id) if envelope_problem(exchange).is_none() => {
+                ids.insert(id);
+            }
+            _ => {
+                ids.insert(format!("<{}>", summarize(exchange)));
+            }
+        }
+    }
+    let outcome = if ids.len() == 1 && !ids.iter().next().is_some_and(|id| id.starts_with('<')) { Outcome::Pass } else { Outcome::Fail };
+    let got = if ids.len() == 1 { "one instanceId".to_owned() } else { format!("{} different answers", ids.len()) };
+    session.record("newInstance x10 in parallel (one order line)", "one instanceId", got, latency, outcome, None);
+    if let Some(id) = ids.iter().next().filter(|_| outcome == Outcome::Pass) {
+        session.send(&json!({"activity": "releaseInstance", "instanceId": id})).await;
+    }
+}
+
+/// The debugger's and the twice-daily dial tests' calls: `testFlag` = 1 with made-up IDs. Each must
+/// succeed, and succeed identically when repeated.
+struct V2Debug;
+
+#[async_trait]
+impl Suite for V2Debug {
+    fn name(&self) -> &'static str {
+        "v2-debug"
+    }
+
+    async fn run(&self, session: &mut Session) {
+        let order = new_order_id("DEBUG");
+        let Some(created) = session.step("newInstance (debug)", new_instance(&order, true), Expect::Code("000000")).await else { return };
+        let instance_id = created.get("instanceId").and_then(Value::as_str).unwrap_or_default().to_owned();
+        redelivery_keeps_the_instance(session, &order, &instance_id, true).await;
+
+        let made_up = format!("debug-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let mut calls = vec![(
+            "queryInstance (debug, made-up id)".to_owned(),
+            json!({"activity": "queryInstance", "instanceId": made_up, "testFlag": "1"}),
+        )];
+        calls.extend(
+            lifecycle_calls(&made_up, &LifecycleOrders::new(), true)
+                .into_iter()
+                .map(|(step, body)| (format!("{step} (debug, made-up id)"), body)),
+        );
+        calls.push((
+            "releaseInstance (debug, made-up id)".to_owned(),
+            json!({"activity": "releaseInstance", "instanceId": made_up, "testFlag": "1"}),
+        ));
+        for (step, body) in calls {
+            let first = session.step(&step, body.clone(), Expect::Code("000000")).await;
+            let again = session.send(&body).await;
+            if let (Some(first), Some(second)) = (first, session.judge(format!("{step} repeated"), &again, Expect::Code("000000"))) {
+                let identical = first == second;
+                let outcome = if identical { Outcome::Pass } else { Outcome::Warn };
+                let detail = (!identical).then(|| "debug cases are replayed automatically; identical answers are expected".to_owned());
+                session.record(
+                    format!("{step}: identical on repeat"),
+                    "identical",
+                    if identical { "identical" } else { "different" },
+                    Duration::ZERO,
+                    outcome,
+                    detail,
+                );
+            }
+        }
+    }
+}
+
+/// What a hardened endpoint must refuse.
+struct V2Negative;
+
+#[async_trait]
+impl Suite for V2Negative {
+    fn name(&self) -> &'static str {
+        "v2-negative"
+    }
+
+    async fn run(&self, session: &mut Session) {
+        let probe = || json!({"activity": "queryInstance", "instanceId": format!("probe-{}", fresh_nonce()), "testFlag": "1"});
+        let bytes = |body: &Value| canonical_c1(body.as_object().expect("object"));
+        let base = session.target.url.clone();
+        let key = session.target.key.clone();
+        let now = crate::now_ms();
+
+        let body = bytes(&probe());
+        let exchange = session.post(&signed_url(&base, &format!("{key}-wrong"), &body, &fresh_nonce(), &now.to_string()), body).await;
+        session.judge("wrong key", &exchange, Expect::Refused("000001"));
+
+        let body = bytes(&probe());
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let unsigned = format!("{base}{separator}timestamp={now}&nonce={}", fresh_nonce());
+        let exchange = session.post(&unsigned, body).await;
+        session.judge("missing signature", &exchange, Expect::Refused("000001"));
+
+        for (step, offset) in [("stale timestamp (-10 min)", -600_000), ("future timestamp (+10 min)", 600_000)] {
+            let body = bytes(&probe());
+            let exchange = session.post(&signed_url(&base, &key, &body, &fresh_nonce(), &(now + offset).to_string()), body).await;
+            session.judge(step, &exchange, Expect::Refused("000002"));
+        }
+
+        let body = bytes(&probe());
+        let url = session.signed_url(&body, &key);
+        let first = session.post(&url, body.clone()).await;
+        session.judge("original of the replay", &first, Expect::Code("000000"));
+        let replay = session.post(&url, body).await;
+        session.judge("exact replay (same nonce)", &replay, Expect::Refused("000001"));
+
+        let malformed = br#"{"activity":"queryInstance","instanceId":"#.to_vec();
+        let exchange = session.post(&session.signed_url(&malformed, &key), malformed).await;
+        session.judge("malformed JSON", &exchange, Expect::Refused("000002"));
+
+        let exchange = session.send(&json!({"activity": "noSuchActivity", "testFlag": "1"})).await;
+        session.judge("unknown activity", &exchange, Expect::Refused("000002"));
+
+        let mut long = new_instance(&new_order_id("SIML"), true);
+        long["orderId"] = json!("O".repeat(65));
+        let exchange = session.send(&long).await;
+        session.judge("orderId of 65 characters", &exchange, Expect::Refused("000002"));
+
+        let mut missing = new_instance(&new_order_id("SIMM"), true);
+        missing.as_object_mut().expect("object").remove("orderLineId");
+        let exchange = session.send(&missing).await;
+        session.judge("orderLineId missing", &exchange, Expect::Refused("000002"));
+    }
+}

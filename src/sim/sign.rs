@@ -1,0 +1,80 @@
+//! `koogate sim sign`: a ready `curl` command for one V2 call, signed as the marketplace signs it, for
+//! merchants who debug their endpoint by hand.
+
+use super::run::{fresh_nonce, signed_url};
+use crate::protocol::canonical::canonical_c1;
+use anyhow::{Context, bail};
+use serde_json::{Map, Value, json};
+
+/// A body for `activity` with plausible made-up members (a debug call unless `testFlag` is overridden),
+/// with `overrides` (`name=value`) applied on top.
+pub fn template(activity: &str, overrides: &[String]) -> anyhow::Result<Value> {
+    let order = format!("CS{}", &uuid::Uuid::new_v4().simple().to_string()[..14].to_uppercase());
+    let line = format!("{order}-000001");
+    let instance = "replace-with-an-instance-id";
+    let expire = crate::domain::utc_compact(crate::now_ms() + 30 * 86_400_000);
+    let mut body = match activity {
+        "newInstance" => json!({"orderId": order, "orderLineId": line, "businessId": uuid::Uuid::new_v4().to_string()}),
+        "queryInstance" => json!({"instanceId": instance}),
+        "refreshInstance" => {
+            json!({"instanceId": instance, "scene": "RENEWAL", "orderId": order, "orderLineId": line, "expireTime": expire})
+        }
+        "updateInstanceStatus" => json!({"instanceId": instance, "status": "FREEZE"}),
+        "releaseInstance" => json!({"instanceId": instance}),
+        "upgradeInstance" => json!({"instanceId": instance, "orderId": order, "orderLineId": line}),
+        "changeInstanceCheck" => {
+            json!({"instanceId": instance, "productInfo": {"productId": "OFFI000000000002", "skuCode": "sku-pro", "linearValue": 10, "productName": "Pro"}})
+        }
+        other => bail!("unknown activity {other:?}; use --body for anything else"),
+    };
+    body["activity"] = json!(activity);
+    body["testFlag"] = json!("1");
+    let object = body.as_object_mut().expect("templates are objects");
+    for assignment in overrides {
+        let (name, value) = assignment.split_once('=').with_context(|| format!("--set takes name=value, got {assignment:?}"))?;
+        if value.is_empty() {
+            object.remove(name);
+        } else {
+            object.insert(name.to_owned(), json!(value));
+        }
+    }
+    Ok(body)
+}
+
+/// The `curl` command: the body exactly as signed (top-level members sorted, compact).
+pub fn curl_command(url: &str, key: &str, body: &Map<String, Value>) -> String {
+    let bytes = canonical_c1(body);
+    let signed = signed_url(url, key, &bytes, &fresh_nonce(), &crate::now_ms().to_string());
+    format!(
+        "curl -sS -X POST {} -H 'Content-Type: application/json;charset=utf8' --data-raw {}",
+        shell_quote(&signed),
+        shell_quote(&String::from_utf8_lossy(&bytes))
+    )
+}
+
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_take_overrides_and_removals() {
+        let body = template("newInstance", &["orderId=O1".into(), "testFlag=".into()]).unwrap();
+        assert_eq!(body["orderId"], "O1");
+        assert!(body.get("testFlag").is_none());
+        assert_eq!(body["activity"], "newInstance");
+        assert!(template("nope", &[]).is_err());
+        assert!(template("queryInstance", &["bad".into()]).is_err());
+    }
+
+    #[test]
+    fn the_command_quotes_for_the_shell_and_signs_the_sent_bytes() {
+        let body: Map<String, Value> = serde_json::from_str(r#"{"b":"it's","a":1}"#).unwrap();
+        let command = curl_command("http://127.0.0.1:8080/", "k", &body);
+        assert!(command.contains(r#"--data-raw '{"a":1,"b":"it'\''s"}'"#), "{command}");
+        assert!(command.contains("signature="));
+    }
+}

@@ -1,0 +1,161 @@
+//! `koogate sim run` against koogate itself (must pass, on both stores) and against deliberately broken
+//! merchant endpoints (each failure must be reported and the run must not pass).
+
+use crate::helpers::*;
+use crate::store_tests;
+use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use koogate::sim::report::{Outcome, Report};
+use koogate::sim::run::{Target, run};
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn target(url: &str) -> Target {
+    Target { url: url.to_owned(), key: BASIC_KEY.to_owned(), timeout: Duration::from_secs(20), provisioning_wait: Duration::from_secs(5) }
+}
+
+fn failed_steps(report: &Report) -> Vec<String> {
+    report.checks.iter().filter(|c| c.outcome == Outcome::Fail).map(|c| format!("{}: {}", c.scenario, c.step)).collect()
+}
+
+async fn sim_run_passes_against_koogate(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    let report = run(target(&app.url), None).await.unwrap();
+    assert!(report.passed(), "{}", report.to_text());
+    assert_eq!(report.count(Outcome::Warn), 0, "{}", report.to_text());
+    assert!(report.checks.len() > 50);
+    let json: Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(json["summary"]["failed"], 0);
+}
+
+store_tests!(sim_run_passes_against_koogate);
+
+/// How a broken endpoint misbehaves.
+#[derive(Clone, Copy, Default)]
+struct Faults {
+    skips_signature_check: bool,
+    new_instance_every_delivery: bool,
+    content_type: Option<&'static str>,
+    no_replay_cache: bool,
+}
+
+#[derive(Default)]
+struct NaiveState {
+    instances: HashMap<(String, String), String>,
+    nonces: HashSet<String>,
+}
+
+/// A small merchant endpoint, correct unless `faults` say otherwise.
+async fn spawn_naive_endpoint(faults: Faults) -> String {
+    let state = Arc::new(Mutex::new(NaiveState::default()));
+    let handler = move |State(state): State<Arc<Mutex<NaiveState>>>, RawQuery(query): RawQuery, body: axum::body::Bytes| async move {
+        let answer = naive_answer(&state, faults, query.as_deref().unwrap_or_default(), &body);
+        let content_type = faults.content_type.unwrap_or("application/json");
+        ([(header::CONTENT_TYPE, content_type)], answer.to_string()).into_response()
+    };
+    let router = axum::Router::new().route("/", axum::routing::post(handler)).with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    url
+}
+
+fn naive_answer(state: &Mutex<NaiveState>, faults: Faults, query: &str, body: &[u8]) -> Value {
+    let refuse = |code: &str, message: &str| json!({"resultCode": code, "resultMsg": message});
+    let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(body) else { return refuse("000002", "bad JSON") };
+    let (Some(timestamp), Some(nonce)) = (params.get("timestamp"), params.get("nonce")) else {
+        return refuse("000002", "missing parameter");
+    };
+    if timestamp.parse::<i64>().map_or(true, |t| (koogate::now_ms() - t).abs() > 60_000) {
+        return refuse("000002", "stale");
+    }
+    if !faults.skips_signature_check {
+        let canonical = koogate::protocol::canonical::canonical_c1(&object);
+        let signature = params.get("signature").cloned().unwrap_or_default();
+        if !koogate::protocol::signature::v2_matches(BASIC_KEY, nonce, timestamp, &canonical, &signature) {
+            return refuse("000001", "bad signature");
+        }
+    }
+    let mut state = state.lock().unwrap();
+    if !faults.no_replay_cache && !state.nonces.insert(nonce.clone()) {
+        return refuse("000001", "replay");
+    }
+    let text = |name: &str| object.get(name).and_then(Value::as_str).map(str::to_owned);
+    match text("activity").as_deref() {
+        Some("newInstance") => {
+            let (Some(order), Some(line), Some(business)) = (text("orderId"), text("orderLineId"), text("businessId")) else {
+                return refuse("000002", "missing member");
+            };
+            if order.len() > 64 {
+                return refuse("000002", "orderId too long");
+            }
+            let id = if faults.new_instance_every_delivery {
+                business
+            } else {
+                state.instances.entry((order, line)).or_insert(business).clone()
+            };
+            json!({"resultCode": "000000", "resultMsg": "success.", "instanceId": id})
+        }
+        Some("queryInstance") => {
+            let id = text("instanceId").unwrap_or_default();
+            json!({"resultCode": "000000", "resultMsg": "success.", "info": [{"instanceId": id, "appInfo": {"frontEndUrl": "https://app.example.com/"}}]})
+        }
+        Some("refreshInstance" | "updateInstanceStatus" | "releaseInstance" | "upgradeInstance" | "changeInstanceCheck") => {
+            refuse("000000", "success.")
+        }
+        _ => refuse("000002", "unknown activity"),
+    }
+}
+
+#[tokio::test]
+async fn the_naive_endpoint_itself_passes() {
+    // The broken variants below differ from this one by a single fault each.
+    let report = run(target(&spawn_naive_endpoint(Faults::default()).await), None).await.unwrap();
+    assert!(report.passed(), "{}", report.to_text());
+}
+
+#[tokio::test]
+async fn an_endpoint_that_skips_signature_checks_fails() {
+    let report = run(target(&spawn_naive_endpoint(Faults { skips_signature_check: true, ..Faults::default() }).await), None).await.unwrap();
+    assert!(!report.passed());
+    assert_eq!(failed_steps(&report), ["v2-negative: wrong key", "v2-negative: missing signature"]);
+}
+
+#[tokio::test]
+async fn an_endpoint_that_creates_an_instance_per_delivery_fails() {
+    let report =
+        run(target(&spawn_naive_endpoint(Faults { new_instance_every_delivery: true, ..Faults::default() }).await), None).await.unwrap();
+    let failed = failed_steps(&report);
+    assert!(failed.contains(&"v2-lifecycle: newInstance redelivered (new businessId): same instanceId".to_owned()), "{failed:?}");
+    assert!(failed.contains(&"v2-lifecycle: newInstance x10 in parallel (one order line)".to_owned()), "{failed:?}");
+    assert!(failed.contains(&"v2-debug: newInstance redelivered (new businessId): same instanceId".to_owned()), "{failed:?}");
+    assert!(!report.to_text().contains("the marketplace would accept"));
+}
+
+#[tokio::test]
+async fn an_endpoint_that_answers_html_fails_everywhere() {
+    let report =
+        run(target(&spawn_naive_endpoint(Faults { content_type: Some("text/html"), ..Faults::default() }).await), None).await.unwrap();
+    assert!(report.count(Outcome::Pass) < 5, "{}", report.to_text());
+    let first = report.checks.iter().find(|c| c.outcome == Outcome::Fail).unwrap();
+    assert!(first.detail.as_deref().unwrap().contains("application/json"), "{first:?}");
+}
+
+#[tokio::test]
+async fn an_endpoint_without_a_replay_cache_fails_the_replay_check() {
+    let report =
+        run(target(&spawn_naive_endpoint(Faults { no_replay_cache: true, ..Faults::default() }).await), Some("v2-negative")).await.unwrap();
+    assert_eq!(failed_steps(&report), ["v2-negative: exact replay (same nonce)"]);
+    assert_eq!(report.suites, ["v2-negative"]);
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_fails_and_an_unknown_suite_is_an_error() {
+    let report = run(target("http://127.0.0.1:9/"), Some("v2-negative")).await.unwrap();
+    assert!(!report.passed());
+    assert!(run(target("http://127.0.0.1:9/"), Some("kit")).await.is_err());
+}
