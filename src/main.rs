@@ -49,6 +49,20 @@ enum SimCommand {
         #[arg(long, default_value_t = 60)]
         provisioning_wait_secs: u64,
     },
+    /// Stand in for the marketplace's open APIs (order query, usage push, license) on a local address.
+    Platform {
+        #[arg(long, default_value = "127.0.0.1:8082")]
+        listen: String,
+        /// The AK that signed calls must carry.
+        #[arg(long, env = "KOOGATE_SIM_AK")]
+        ak: String,
+        /// The SK that signed calls are verified with.
+        #[arg(long, env = "KOOGATE_SIM_SK", hide_env_values = true)]
+        sk: String,
+        /// The basic-interface key that verifies the new usage push; without it such pushes are refused.
+        #[arg(long, env = "KOOGATE_SIM_KEY", hide_env_values = true)]
+        usage_key: Option<String>,
+    },
     /// Print a signed curl command for one V2 call.
     Sign {
         #[arg(long)]
@@ -144,6 +158,25 @@ async fn sim(command: SimCommand) -> std::process::ExitCode {
                     if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
                 }
                 Err(error) => failed(error),
+            }
+        }
+        SimCommand::Platform { listen, ak, sk, usage_key } => {
+            koogate::telemetry::init(&koogate::config::LogSettings { filter: "info".into(), format: koogate::config::LogFormat::Text });
+            let config = sim::platform::PlatformConfig { ak, sk: sk.into(), usage_key: usage_key.map(Into::into) };
+            let listener = match tokio::net::TcpListener::bind(&listen).await {
+                Ok(listener) => listener,
+                Err(error) => return failed(anyhow::anyhow!("binding {listen}: {error}")),
+            };
+            let address = listener.local_addr().map(|a| a.to_string()).unwrap_or(listen);
+            println!(
+                "koogate sim platform: open APIs on http://{address} (mock orders MOCKPERIODYEARNEW …; received calls at /sim/received)"
+            );
+            match axum::serve(listener, sim::platform::router(sim::platform::PlatformState::new(config)))
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+            {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => failed(error.into()),
             }
         }
         SimCommand::Sign { url, key, body, activity, set } => {

@@ -5,6 +5,7 @@ mod helpers;
 mod audit;
 mod health;
 mod lifecycle;
+mod marketplace_client;
 mod new_instance;
 mod query_instance;
 mod security;
