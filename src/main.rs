@@ -48,6 +48,9 @@ enum SimCommand {
         /// How long to poll queryInstance while the instance is still being provisioned (000004).
         #[arg(long, default_value_t = 60)]
         provisioning_wait_secs: u64,
+        /// A running `koogate sim platform` (its URL) to register this run's orders with.
+        #[arg(long)]
+        platform: Option<String>,
     },
     /// Stand in for the marketplace's open APIs (order query, usage push, license) on a local address.
     Platform {
@@ -145,12 +148,13 @@ async fn sim(command: SimCommand) -> std::process::ExitCode {
         ExitCode::from(2)
     };
     match command {
-        SimCommand::Run { url, key, suite, json, timeout_secs, provisioning_wait_secs } => {
+        SimCommand::Run { url, key, suite, json, timeout_secs, provisioning_wait_secs, platform } => {
             let target = sim::run::Target {
                 url,
                 key,
                 timeout: std::time::Duration::from_secs(timeout_secs),
                 provisioning_wait: std::time::Duration::from_secs(provisioning_wait_secs),
+                platform,
             };
             match sim::run::run(target, suite.as_deref()).await {
                 Ok(report) => {

@@ -76,3 +76,32 @@ async fn the_default_command_serves_on_sqlite_with_a_kept_development_key() {
     assert!(log.contains("dev-secrets.toml"), "the log says where the key is: {log}");
     assert!(!log.contains(key.as_deref().unwrap()), "the key itself is never logged");
 }
+
+#[test]
+fn sim_sign_prints_a_signed_curl_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = koogate(dir.path())
+        .args(["sim", "sign", "--url", "http://127.0.0.1:8080/", "--activity", "updateInstanceStatus", "--set", "instanceId=i-1"])
+        .env("KOOGATE_SIM_KEY", "k")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let command = String::from_utf8_lossy(&output.stdout);
+    assert!(command.starts_with("curl -sS -X POST 'http://127.0.0.1:8080/?signature="), "{command}");
+    assert!(command.contains(r#""instanceId":"i-1""#) && command.contains(r#""status":"FREEZE""#), "{command}");
+    let bad = koogate(dir.path()).args(["sim", "sign", "--url", "u", "--key", "k", "--body", "[1]"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn sim_run_reports_json_and_fails_against_an_unreachable_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = koogate(dir.path())
+        .args(["sim", "run", "--url", "http://127.0.0.1:9/", "--key", "k", "--suite", "v2-negative", "--json", "--timeout-secs", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(report["summary"]["failed"].as_u64().unwrap() > 0);
+    assert_eq!(report["suites"][0], "v2-negative");
+}

@@ -195,6 +195,13 @@ impl PlatformState {
         self.data().received.clone()
     }
 
+    /// The IDs of every order served (mock orders and added ones), sorted.
+    pub fn order_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.data().orders.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
     /// Every usage record accepted so far, in arrival order, duplicates marked.
     pub fn usage_records(&self) -> Vec<KeptUsageRecord> {
         self.data().usage.clone()
@@ -267,6 +274,11 @@ impl Platform {
     /// Every API call received so far, in arrival order.
     pub fn received(&self) -> Vec<ReceivedCall> {
         self.state.received()
+    }
+
+    /// The IDs of every order served, sorted.
+    pub fn order_ids(&self) -> Vec<String> {
+        self.state.order_ids()
     }
 
     /// Every usage record accepted so far, duplicates marked.
@@ -660,46 +672,64 @@ const MOCK_ORDERS: &[MockOrder] = &[
 
 /// The nine documented debug orders, as `orderInfo` objects, each with one line `<ID>-000001`.
 pub fn mock_orders() -> Vec<Value> {
-    MOCK_ORDERS
-        .iter()
-        .map(|mock| {
-            let product_suffix = mock.id.to_ascii_lowercase();
-            json!({
-                "orderId": mock.id,
-                "orderType": mock.order_type,
-                // The logged sample's creation time, shared by all mocks.
-                "createTime": "20241121090846",
-                "orderLine": [{
-                    "orderLineId": format!("{}-000001", mock.id),
-                    "chargingMode": mock.charging_mode,
-                    "periodType": mock.period.map(|(kind, _)| kind),
-                    "periodNumber": mock.period.map(|(_, number)| number),
-                    "expireTime": mock.expire_time,
-                    "productInfo": [{
-                        "productId": format!("sim-product-{product_suffix}"),
-                        "skuCode": format!("sim-sku-{product_suffix}"),
-                        "linearValue": mock.linear_value,
-                        "productName": format!("Simulated product ({})", mock.id),
-                    }],
-                    "extendParams": [],
-                    "currency": mock.amount,
-                    "currencyAfterDiscount": mock.amount,
-                }],
-                // Buyer data is plain text and may contain nulls (open-api.md §2): mobilePhone is null here.
-                "buyerInfo": {
-                    "customerId": "sim-customer-0001",
-                    "customerName": "sim_buyer",
-                    "customerRealName": "Simulated Buyer",
-                    "customerType": "1",
-                    "mobilePhone": null,
-                    "email": "buyer@example.com",
-                    "userId": "sim-user-0001",
-                    "userName": "sim_buyer",
-                },
-                "extendParams": [],
-            })
-        })
-        .collect()
+    MOCK_ORDERS.iter().map(|mock| order_info(mock.id, mock)).collect()
+}
+
+/// A one-month periodic order in the mock orders' shape, for orders `koogate sim run` creates
+/// (`order_type`: `NEW`, `RENEW`, `CHANGE` …; `expire_time`: UTC `yyyyMMddHHmmss`).
+pub fn periodic_order(order_id: &str, order_type: &'static str, expire_time: &str) -> Value {
+    let mut order = order_info(
+        order_id,
+        &MockOrder {
+            id: "",
+            order_type,
+            charging_mode: "PERIOD",
+            period: Some(("month", 1)),
+            expire_time: None,
+            linear_value: None,
+            amount: "100",
+        },
+    );
+    order["orderLine"][0]["expireTime"] = json!(expire_time);
+    order
+}
+
+fn order_info(order_id: &str, mock: &MockOrder) -> Value {
+    let product_suffix = order_id.to_ascii_lowercase();
+    json!({
+        "orderId": order_id,
+        "orderType": mock.order_type,
+        // The logged sample's creation time, shared by all mocks.
+        "createTime": "20241121090846",
+        "orderLine": [{
+            "orderLineId": format!("{order_id}-000001"),
+            "chargingMode": mock.charging_mode,
+            "periodType": mock.period.map(|(kind, _)| kind),
+            "periodNumber": mock.period.map(|(_, number)| number),
+            "expireTime": mock.expire_time,
+            "productInfo": [{
+                "productId": format!("sim-product-{product_suffix}"),
+                "skuCode": format!("sim-sku-{product_suffix}"),
+                "linearValue": mock.linear_value,
+                "productName": format!("Simulated product ({order_id})"),
+            }],
+            "extendParams": [],
+            "currency": mock.amount,
+            "currencyAfterDiscount": mock.amount,
+        }],
+        // Buyer data is plain text and may contain nulls (open-api.md §2): mobilePhone is null here.
+        "buyerInfo": {
+            "customerId": "sim-customer-0001",
+            "customerName": "sim_buyer",
+            "customerRealName": "Simulated Buyer",
+            "customerType": "1",
+            "mobilePhone": null,
+            "email": "buyer@example.com",
+            "userId": "sim-user-0001",
+            "userName": "sim_buyer",
+        },
+        "extendParams": [],
+    })
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -25,6 +25,9 @@ pub struct Target {
     pub timeout: Duration,
     /// How long to poll `queryInstance` while an instance is still being provisioned (`000004`).
     pub provisioning_wait: Duration,
+    /// A `koogate sim platform` to register the orders of the run with, so that an endpoint which calls
+    /// the order query (pointed at that platform) finds them.
+    pub platform: Option<String>,
 }
 
 #[async_trait]
@@ -116,6 +119,24 @@ impl Session {
         let bytes = canonical_c1(body.as_object().expect("request bodies are JSON objects"));
         let url = self.signed_url(&bytes, &self.target.key);
         self.post(&url, bytes).await
+    }
+
+    /// Registers a real order of this run with the platform (if any) before the marketplace would call.
+    async fn register_order(&mut self, order_id: &str, order_type: &'static str, expire_days: i64) {
+        let Some(platform) = self.target.platform.clone() else { return };
+        let order = super::platform::periodic_order(order_id, order_type, &expire_in_days(expire_days));
+        let url = format!("{}/sim/orders", platform.trim_end_matches('/'));
+        let result = self.client.post(&url).json(&order).send().await;
+        if let Err(problem) = result.map_err(|e| e.to_string()).and_then(|r| r.error_for_status().map(drop).map_err(|e| e.to_string())) {
+            self.record(
+                format!("register order {order_id} with the platform"),
+                "registered",
+                "not registered",
+                Duration::ZERO,
+                Outcome::Fail,
+                Some(problem),
+            );
+        }
     }
 
     pub async fn post(&self, url: &str, body: Vec<u8>) -> Exchange {
@@ -384,6 +405,17 @@ impl Suite for V2Lifecycle {
 
     async fn run(&self, session: &mut Session) {
         let order = new_order_id("SIM");
+        let orders = LifecycleOrders::new();
+        for (id, kind, days) in [
+            (&order, "NEW", 30),
+            (&orders.conversion, "TRIAL_TO_FORMAL", 30),
+            (&orders.renewal, "RENEW", 60),
+            (&orders.change, "CHANGE", 90),
+            (&orders.unsubscribe, "UNSUBSCRIBE", 60),
+            (&orders.upgrade, "CHANGE", 60),
+        ] {
+            session.register_order(id, kind, days).await;
+        }
         let Some(created) = session.step("newInstance", new_instance(&order, false), Expect::AnyOf(&["000000", "000004"])).await else {
             session.record(
                 "rest of the lifecycle",
@@ -398,7 +430,6 @@ impl Suite for V2Lifecycle {
         let Some(instance_id) = created.get("instanceId").and_then(Value::as_str).map(str::to_owned) else { return };
         poll_until_ready(session, &instance_id).await;
 
-        let orders = LifecycleOrders::new();
         let calls = lifecycle_calls(&instance_id, &orders, false);
         for (step, body) in &calls {
             session.step(step, body.clone(), Expect::Code("000000")).await;
@@ -467,6 +498,7 @@ async fn redelivery_keeps_the_instance(session: &mut Session, order: &str, insta
 /// Ten concurrent deliveries of one new order line must all name one instance.
 async fn parallel_redeliveries(session: &mut Session) {
     let order = new_order_id("SIMP");
+    session.register_order(&order, "NEW", 30).await;
     let bodies: Vec<Value> = (0..10).map(|_| new_instance(&order, false)).collect();
     let exchanges = futures::future::join_all(bodies.iter().map(|body| session.send(body))).await;
     let mut ids = std::collections::BTreeSet::new();

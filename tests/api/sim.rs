@@ -14,7 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn target(url: &str) -> Target {
-    Target { url: url.to_owned(), key: BASIC_KEY.to_owned(), timeout: Duration::from_secs(20), provisioning_wait: Duration::from_secs(5) }
+    Target {
+        url: url.to_owned(),
+        key: BASIC_KEY.to_owned(),
+        timeout: Duration::from_secs(20),
+        provisioning_wait: Duration::from_secs(5),
+        platform: None,
+    }
 }
 
 fn failed_steps(report: &Report) -> Vec<String> {
@@ -32,6 +38,29 @@ async fn sim_run_passes_against_koogate(kind: StoreKind) {
 }
 
 store_tests!(sim_run_passes_against_koogate);
+
+#[tokio::test]
+async fn the_orders_of_a_run_are_registered_with_the_platform() {
+    use koogate::sim::platform::{Platform, PlatformConfig};
+    let platform = Platform::start(PlatformConfig { ak: "AK".into(), sk: "SK".into(), usage_key: None }, "127.0.0.1:0").await.unwrap();
+    let endpoint = spawn_naive_endpoint(Faults::default()).await;
+    let report = run(Target { platform: Some(platform.url()), ..target(&endpoint) }, Some("v2-lifecycle")).await.unwrap();
+    assert!(report.passed(), "{}", report.to_text());
+    // The order of the lifecycle's newInstance can now be queried from the platform.
+    let settings = {
+        let mut m = koogate::config::Settings::load(None).unwrap().marketplace;
+        (m.api_base, m.fallback_base, m.ak, m.sk) = (platform.url(), String::new(), "AK".into(), Some("SK".into()));
+        m
+    };
+    let client = koogate::marketplace::MarketplaceClient::new(&settings).unwrap();
+    let sim_orders: Vec<String> = platform.order_ids().into_iter().filter(|id| id.starts_with("SIM")).collect();
+    // The purchase, conversion, renewal, change, unsubscribe and upgrade orders, and the parallel-delivery order.
+    assert_eq!(sim_orders.len(), 7, "{sim_orders:?}");
+    for id in sim_orders {
+        let order = client.query_order(&id, Some(&format!("{id}-000001"))).await.unwrap();
+        assert!(order.line(&format!("{id}-000001")).unwrap().expire_time.is_some());
+    }
+}
 
 /// How a broken endpoint misbehaves.
 #[derive(Clone, Copy, Default)]
