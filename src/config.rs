@@ -10,6 +10,17 @@ use std::path::Path;
 
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
+/// Added to nonce retention for clock differences between nodes.
+pub const NONCE_CLOCK_GRACE_MS: i64 = 300_000;
+/// With `security.enforce_window = "log_only"`, timestamps further off than this are still refused: the
+/// replay cache could not cover them.
+pub const LOG_ONLY_MAX_SKEW_MS: i64 = 86_400_000;
+
+/// Shortest interface key accepted: catches a key split into fragments by a stray comma.
+pub const MIN_KEY_CHARS: usize = 8;
+/// Shortest `security.encryption_key` accepted.
+pub const MIN_ENCRYPTION_KEY_CHARS: usize = 16;
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub server: ServerSettings,
@@ -46,14 +57,50 @@ impl std::fmt::Debug for DatabaseSettings {
     }
 }
 
-/// A database URL with any password replaced, for logs and errors.
+/// A database URL with any password (user info or `password`/`sslpassword` parameter) replaced, for
+/// logs and errors; a URL that does not parse is not shown at all.
 pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
+    if url.starts_with("sqlite:") {
+        return url.to_owned();
+    }
+    let Ok(mut parsed) = url::Url::parse(url) else { return "<unparseable database URL>".into() };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    if parsed.query_pairs().any(|(name, _)| name.contains("password")) {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if name.contains("password") { "***".to_owned() } else { value.into_owned() };
+                (name.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
+/// TOML syntax errors name the line and column only: the offending source line may hold a secret.
+fn check_toml_syntax(text: &str) -> anyhow::Result<()> {
+    match text.parse::<toml::Table>() {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            let offset = error.span().map_or(0, |span| span.start);
+            let before = &text[..offset.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            bail!("invalid TOML at line {line}, column {column}: {}", error.message())
         }
-        _ => url.to_owned(),
+    }
+}
+
+/// Configuration errors without the offending value (it may be a secret).
+fn describe_config_error(error: config::ConfigError) -> anyhow::Error {
+    match error {
+        config::ConfigError::Type { key, expected, .. } => {
+            anyhow::anyhow!("setting {} has the wrong type: expected {expected}", key.unwrap_or_default())
+        }
+        other => anyhow::anyhow!("reading the configuration: {other}"),
     }
 }
 
@@ -123,9 +170,15 @@ impl SecuritySettings {
         self.timestamp_window_secs as i64 * 1000
     }
 
-    /// How long a nonce is remembered: twice the window (a timestamp may be early or late) plus 10 s.
+    /// How long a nonce is remembered after the later of its timestamp and its arrival: twice the window
+    /// (a timestamp may be early or late) plus 10 s, plus a grace so nodes whose clocks differ a little
+    /// agree. With `log_only` timestamps are not limited by the window, so nonces are kept a day and
+    /// older timestamps are refused (see `LOG_ONLY_MAX_SKEW_MS`).
     pub fn nonce_retention_ms(&self) -> i64 {
-        2 * self.window_ms() + 10_000
+        match self.enforce_window {
+            WindowMode::Enforce => 2 * self.window_ms() + 10_000 + NONCE_CLOCK_GRACE_MS,
+            WindowMode::LogOnly => LOG_ONLY_MAX_SKEW_MS + NONCE_CLOCK_GRACE_MS,
+        }
     }
 }
 
@@ -210,13 +263,12 @@ impl Settings {
     pub fn load(config_file: Option<&Path>) -> anyhow::Result<Settings> {
         let mut builder = config::Config::builder().add_source(config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml));
         if let Some(path) = config_file {
-            if !path.exists() {
-                bail!("configuration file {} does not exist", path.display());
-            }
-            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading configuration file {}", path.display()))?;
+            check_toml_syntax(&text).with_context(|| format!("configuration file {}", path.display()))?;
+            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
         }
         builder = builder.add_source(config::Environment::with_prefix("KOOGATE").prefix_separator("__").separator("__"));
-        let settings: Settings = builder.build()?.try_deserialize().context("reading the configuration")?;
+        let settings: Settings = builder.build().and_then(|c| c.try_deserialize()).map_err(describe_config_error)?;
         settings.validate()?;
         Ok(settings)
     }
@@ -224,8 +276,8 @@ impl Settings {
     /// Checks everything that can be checked before serving; each error names the setting.
     pub fn validate(&self) -> anyhow::Result<()> {
         let base = &self.server.base_path;
-        if !base.starts_with('/') || base.contains(['?', '#', ' ']) {
-            bail!("server.base_path must be a path starting with '/', got {base:?}");
+        if !base.starts_with('/') || base.contains(['?', '#', ' ', '{', '}', '*']) {
+            bail!("server.base_path must be a plain path starting with '/' (no ? # {{ }} * or spaces), got {base:?}");
         }
         if ["/healthz", "/readyz"].contains(&base.trim_end_matches('/')) {
             bail!("server.base_path must not be /healthz or /readyz");
@@ -249,9 +301,18 @@ impl Settings {
             bail!("marketplace.max_attempts must be at least 1");
         }
         for key_type in KeyType::V2_ORDER {
-            if self.keys.of(key_type).0.iter().any(|k| k.expose_secret().len() > 1024) {
-                bail!("keys.{} holds a key longer than 1024 bytes", key_type.as_str());
+            for key in &self.keys.of(key_type).0 {
+                let length = key.expose_secret().chars().count();
+                if !(MIN_KEY_CHARS..=1024).contains(&length) {
+                    bail!(
+                        "keys.{} holds a key of {length} characters; keys must have {MIN_KEY_CHARS} to 1024 (a key containing ',' must be given as a TOML list)",
+                        key_type.as_str()
+                    );
+                }
             }
+        }
+        if self.security.encryption_key.as_ref().is_some_and(|k| k.expose_secret().chars().count() < MIN_ENCRYPTION_KEY_CHARS) {
+            bail!("security.encryption_key must have at least {MIN_ENCRYPTION_KEY_CHARS} characters");
         }
         Ok(())
     }
@@ -274,7 +335,7 @@ mod tests {
         assert_eq!(settings.limits.max_body_bytes, 65536);
         assert!(settings.keys.basic.is_empty());
         assert!(settings.security.encryption_key.is_none());
-        assert_eq!(settings.security.nonce_retention_ms(), 130_000);
+        assert_eq!(settings.security.nonce_retention_ms(), 430_000);
     }
 
     #[test]
@@ -302,6 +363,8 @@ mod tests {
     #[test]
     fn database_passwords_are_redacted() {
         assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("postgres://u@h/db?sslmode=require&password=secret"), "postgres://u@h/db?sslmode=require&password=***");
+        assert_eq!(redact_url("postgres://u:sec ret@h:x/db"), "<unparseable database URL>");
         assert_eq!(redact_url("sqlite:data/koogate.db"), "sqlite:data/koogate.db");
     }
 
@@ -309,7 +372,7 @@ mod tests {
     fn a_config_file_overrides_the_defaults_and_is_validated() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("koogate.toml");
-        std::fs::write(&path, "[server]\nbase_path = \"/saasproduce\"\n[keys]\nbasic = [\"k1\", \"k2\"]\n").unwrap();
+        std::fs::write(&path, "[server]\nbase_path = \"/saasproduce\"\n[keys]\nbasic = [\"key-one-1\", \"key-two-2\"]\n").unwrap();
         let settings = Settings::load(Some(&path)).unwrap();
         assert_eq!(settings.server.base_path, "/saasproduce");
         assert_eq!(settings.keys.basic.0.len(), 2);
@@ -317,5 +380,22 @@ mod tests {
         let err = Settings::load(Some(&path)).unwrap_err().to_string();
         assert!(err.contains("server.base_path"), "{err}");
         assert!(Settings::load(Some(&dir.path().join("missing.toml"))).is_err());
+        std::fs::write(&path, "[keys]\nbasic = \"short,keys\"\n").unwrap();
+        assert!(Settings::load(Some(&path)).unwrap_err().to_string().contains("keys.basic holds a key of 5 characters"));
+        std::fs::write(&path, "[server]\nbase_path = \"/a/{id}\"\n").unwrap();
+        assert!(Settings::load(Some(&path)).unwrap_err().to_string().contains("server.base_path"));
+    }
+
+    #[test]
+    fn configuration_errors_never_show_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("koogate.toml");
+        std::fs::write(&path, "[keys]\nbasic = \"TOPSECRETKEY123\n").unwrap();
+        let error = format!("{:#}", Settings::load(Some(&path)).unwrap_err());
+        assert!(error.contains("line 2"), "{error}");
+        assert!(!error.contains("TOPSECRETKEY123"), "{error}");
+        std::fs::write(&path, "[security]\nkey_fallback = \"TOPSECRETKEY123\"\n").unwrap();
+        let error = format!("{:#}", Settings::load(Some(&path)).unwrap_err());
+        assert!(error.contains("security.key_fallback") && !error.contains("TOPSECRETKEY123"), "{error}");
     }
 }

@@ -4,7 +4,7 @@
 //! random string works as the setting. A sealed value is `v1:` + Base64(nonce ‖ ciphertext ‖ tag);
 //! the version prefix leaves room for key rotation later.
 
-use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -49,23 +49,26 @@ impl Sealer {
         mac.finalize().into_bytes().into()
     }
 
-    pub fn seal(&self, plaintext: &str) -> String {
+    /// Seals `plaintext`, bound to `context` (e.g. the instance ID): it opens only with the same context,
+    /// so sealed values cannot be swapped between rows.
+    pub fn seal(&self, plaintext: &str, context: &str) -> String {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let ciphertext =
-            self.cipher.encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes()).expect("AES-GCM encryption of a short value cannot fail");
+        let payload = Payload { msg: plaintext.as_bytes(), aad: context.as_bytes() };
+        let ciphertext = self.cipher.encrypt(Nonce::from_slice(&nonce), payload).expect("AES-GCM encryption of a short value cannot fail");
         let mut packed = nonce.to_vec();
         packed.extend_from_slice(&ciphertext);
         format!("{PREFIX}{}", STANDARD.encode(packed))
     }
 
-    pub fn open(&self, sealed: &str) -> Result<SecretString, OpenError> {
+    pub fn open(&self, sealed: &str, context: &str) -> Result<SecretString, OpenError> {
         let packed = sealed.strip_prefix(PREFIX).and_then(|b64| STANDARD.decode(b64).ok()).ok_or(OpenError)?;
         if packed.len() < NONCE_LEN {
             return Err(OpenError);
         }
         let (nonce, ciphertext) = packed.split_at(NONCE_LEN);
-        let plaintext = self.cipher.decrypt(Nonce::from_slice(nonce), ciphertext).map_err(|_| OpenError)?;
+        let payload = Payload { msg: ciphertext, aad: context.as_bytes() };
+        let plaintext = self.cipher.decrypt(Nonce::from_slice(nonce), payload).map_err(|_| OpenError)?;
         String::from_utf8(plaintext).map(SecretString::from).map_err(|_| OpenError)
     }
 }
@@ -77,11 +80,12 @@ mod tests {
     #[test]
     fn round_trip_with_fresh_nonces() {
         let sealer = Sealer::new(&SecretString::from("a secret"));
-        let a = sealer.seal("pässword");
-        let b = sealer.seal("pässword");
+        let a = sealer.seal("pässword", "i-1");
+        let b = sealer.seal("pässword", "i-1");
         assert_ne!(a, b);
         assert!(!a.contains("pässword"));
-        assert_eq!(sealer.open(&a).unwrap().expose_secret(), "pässword");
+        assert_eq!(sealer.open(&a, "i-1").unwrap().expose_secret(), "pässword");
+        assert_eq!(sealer.open(&a, "i-2").unwrap_err(), OpenError, "bound to its context");
     }
 
     #[test]
@@ -94,14 +98,14 @@ mod tests {
 
     #[test]
     fn wrong_key_or_tampering_fails() {
-        let sealed = Sealer::new(&SecretString::from("one")).seal("pw");
-        assert_eq!(Sealer::new(&SecretString::from("two")).open(&sealed).unwrap_err(), OpenError);
+        let sealed = Sealer::new(&SecretString::from("one")).seal("pw", "c");
+        assert_eq!(Sealer::new(&SecretString::from("two")).open(&sealed, "c").unwrap_err(), OpenError);
         let sealer = Sealer::new(&SecretString::from("one"));
         let mut tampered = sealed.clone().into_bytes();
         let last = tampered.len() - 3;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
-        assert!(sealer.open(std::str::from_utf8(&tampered).unwrap()).is_err());
-        assert!(sealer.open("plain").is_err());
-        assert!(sealer.open("v1:AAAA").is_err());
+        assert!(sealer.open(std::str::from_utf8(&tampered).unwrap(), "c").is_err());
+        assert!(sealer.open("plain", "c").is_err());
+        assert!(sealer.open("v1:AAAA", "c").is_err());
     }
 }

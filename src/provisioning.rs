@@ -10,8 +10,8 @@ use crate::crypto::Sealer;
 use crate::domain::StoredAppInfo;
 use crate::protocol::v2::AppInfo;
 use anyhow::bail;
-use rand::Rng;
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 
 /// What the marketplace knows about the order line being provisioned.
 #[derive(Debug, Clone)]
@@ -56,7 +56,9 @@ impl Provisioner for TemplateProvisioner {
         }
         let optional = |template: &str| (!template.is_empty()).then(|| render(template, request));
         let user_name = optional(&s.user_name);
-        let password_sealed = user_name.as_ref().map(|_| self.sealer.seal(&generate_password(s.password_length)));
+        let password_sealed = user_name
+            .as_ref()
+            .map(|_| self.sealer.seal(&generate_password(&mut rand::rngs::OsRng, s.password_length), request.instance_id));
         Provisioned::Ready(Some(StoredAppInfo {
             front_end_url: render(&s.front_end_url, request),
             admin_url: optional(&s.admin_url),
@@ -75,12 +77,9 @@ impl Provisioner for TemplateProvisioner {
         let optional = |template: &str| (!template.is_empty()).then(|| render(template, &request));
         let user_name = optional(&s.user_name);
         let password = user_name.as_ref().map(|_| {
+            // Deterministic per ID (a seeded generator), yet as strong in form as a real password.
             let seed = self.sealer.derive(format!("debug password {instance_id}").as_bytes());
-            seed.iter()
-                .cycle()
-                .take(s.password_length)
-                .map(|byte| PASSWORD_ALPHABET[*byte as usize % PASSWORD_ALPHABET.len()] as char)
-                .collect()
+            generate_password(&mut rand::rngs::StdRng::from_seed(seed), s.password_length)
         });
         Some(AppInfo {
             front_end_url: render(&s.front_end_url, &request),
@@ -101,6 +100,12 @@ fn render(template: &str, request: &ProvisionRequest<'_>) -> String {
         .replace("{orderLineId}", request.order_line_id)
 }
 
+/// Characters a value takes in koogate's ASCII-only answers (each non-ASCII UTF-16 unit is `\uXXXX`),
+/// the reading of the marketplace's limits that can never be exceeded.
+fn wire_length(value: &str) -> usize {
+    value.chars().map(|c| if c.is_ascii() { 1 } else { 6 * c.len_utf16() }).sum()
+}
+
 /// Start-up check: only known placeholders, and every rendered value within the marketplace's limits
 /// even for the longest (64-character) IDs.
 pub fn check_templates(settings: &ProvisioningSettings) -> anyhow::Result<()> {
@@ -119,7 +124,7 @@ pub fn check_templates(settings: &ProvisioningSettings) -> anyhow::Result<()> {
         if let Some(start) = rest.find('{') {
             bail!("provisioning.{name} has an unknown placeholder near {:?}; use {}", &rest[start..], PLACEHOLDERS.join(" "));
         }
-        if render(template, &worst).chars().count() > max {
+        if wire_length(&render(template, &worst)) > max {
             bail!("provisioning.{name} can exceed the marketplace's limit of {max} characters");
         }
     }
@@ -137,14 +142,13 @@ const SYMBOLS: &[u8] = b"!#%+-=@^_~";
 const PASSWORD_ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789!#%+-=@^_~";
 
 /// A random password from a CSPRNG with at least one lower-case letter, upper-case letter, digit and symbol.
-pub fn generate_password(length: usize) -> String {
-    let mut rng = rand::rngs::OsRng;
+pub fn generate_password(rng: &mut impl Rng, length: usize) -> String {
     let mut pick = |set: &[u8]| set[rng.gen_range(0..set.len())];
     let mut chars = vec![pick(LOWER), pick(UPPER), pick(DIGITS), pick(SYMBOLS)];
     while chars.len() < length.max(4) {
         chars.push(pick(PASSWORD_ALPHABET));
     }
-    chars.shuffle(&mut rand::rngs::OsRng);
+    chars.shuffle(rng);
     String::from_utf8(chars).expect("password characters are ASCII")
 }
 
@@ -172,10 +176,10 @@ mod tests {
         assert_eq!(info.front_end_url, "https://app.example.com/t/i-1");
         assert_eq!(info.admin_url.as_deref(), Some("https://admin.example.com/o-1/o-1-1"));
         assert_eq!(info.memo, None);
-        let password = sealer.open(info.password_sealed.as_deref().unwrap()).unwrap();
+        let password = sealer.open(info.password_sealed.as_deref().unwrap(), "i-1").unwrap();
         assert_eq!(password.expose_secret().len(), 20);
         let Provisioned::Ready(Some(again)) = provisioner.provision(&request) else { panic!() };
-        assert_ne!(sealer.open(again.password_sealed.as_deref().unwrap()).unwrap().expose_secret(), password.expose_secret());
+        assert_ne!(sealer.open(again.password_sealed.as_deref().unwrap(), "i-1").unwrap().expose_secret(), password.expose_secret());
     }
 
     #[test]
@@ -196,13 +200,18 @@ mod tests {
         assert_eq!(a, provisioner.debug_app_info("made-up-1").unwrap());
         assert_eq!(a.front_end_url, "https://app.example.com/t/made-up-1");
         assert_eq!(a.password.as_ref().unwrap().len(), 20);
+        let mut long = settings();
+        long.password_length = 100;
+        let long = TemplateProvisioner::new(long, Sealer::new(&SecretString::from("s"))).debug_app_info("x").unwrap().password.unwrap();
+        assert_eq!(long.len(), 100);
+        assert_ne!(&long[..32], &long[32..64], "no repeating seed");
         assert_ne!(a.password, provisioner.debug_app_info("made-up-2").unwrap().password);
     }
 
     #[test]
     fn passwords_mix_character_classes() {
         for _ in 0..200 {
-            let password = generate_password(12);
+            let password = generate_password(&mut rand::rngs::OsRng, 12);
             assert_eq!(password.len(), 12);
             assert!(password.bytes().any(|b| b.is_ascii_lowercase()));
             assert!(password.bytes().any(|b| b.is_ascii_uppercase()));
@@ -224,5 +233,8 @@ mod tests {
         s.front_end_url.clear();
         assert!(check_templates(&s).unwrap_err().to_string().contains("front_end_url is required"));
         assert!(check_templates(&settings()).is_ok());
+        let mut s = settings();
+        s.memo = "中".repeat(171);
+        assert!(check_templates(&s).unwrap_err().to_string().contains("provisioning.memo"), "counted as sent: \\uXXXX per character");
     }
 }

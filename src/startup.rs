@@ -3,7 +3,7 @@
 
 use crate::config::Settings;
 use crate::crypto::Sealer;
-use crate::http::{AppState, Shared, router};
+use crate::http::{AppState, AuditSink, Shared, router};
 use crate::provisioning::TemplateProvisioner;
 use crate::store::{self, Store};
 use anyhow::{Context, bail};
@@ -19,6 +19,7 @@ const NONCE_PURGE_INTERVAL: Duration = Duration::from_secs(60);
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    audit_writer: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -26,6 +27,13 @@ impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
         ensure_secrets(&mut settings)?;
         let store = open_store(&settings).await?;
+        Application::build_with_store(settings, store).await
+    }
+
+    /// As [`Application::build`], on a store opened (and migrated) by the caller — for tests that wrap
+    /// the store, e.g. to inject failures.
+    pub async fn build_with_store(mut settings: Settings, store: Arc<dyn Store>) -> anyhow::Result<Application> {
+        ensure_secrets(&mut settings)?;
         let encryption_key = settings.security.encryption_key.clone().expect("ensure_secrets set it");
         let sealer = Sealer::new(&encryption_key);
         let provisioner = Arc::new(TemplateProvisioner::new(settings.provisioning.clone(), sealer.clone()));
@@ -35,7 +43,8 @@ impl Application {
         if settings.provisioning.front_end_url.contains("example.com") {
             tracing::warn!("provisioning.front_end_url is still the example template; set it to your application's address");
         }
-        Ok(Application { listener, state: AppState::new(Shared { settings, store, provisioner, sealer }) })
+        let (audit, audit_writer) = AuditSink::start(store.clone());
+        Ok(Application { listener, state: AppState::new(Shared { settings, store, provisioner, sealer, audit }), audit_writer })
     }
 
     pub fn local_addr(&self) -> std::net::SocketAddr {
@@ -58,6 +67,8 @@ impl Application {
         let store = self.state.store.clone();
         let result = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await;
         purge.abort();
+        // The router (and with it every audit sink) is gone: the writer finishes what is queued.
+        let _ = self.audit_writer.await;
         store.close().await;
         Ok(result?)
     }

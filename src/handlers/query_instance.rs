@@ -47,7 +47,7 @@ fn not_ready(found: &[Instance]) -> Envelope {
 fn app_info(instance: &Instance, sealer: &Sealer) -> Result<Option<AppInfo>, super::Error> {
     let Some(stored) = &instance.app_info else { return Ok(None) };
     let password = match &stored.password_sealed {
-        Some(sealed) => Some(sealer.open(sealed)?.expose_secret().to_owned()),
+        Some(sealed) => Some(sealer.open(sealed, &instance.instance_id)?.expose_secret().to_owned()),
         None => None,
     };
     Ok(Some(AppInfo {

@@ -2,12 +2,16 @@
 //! else. Read `v2.rs` for the order of work of one call, `verify.rs` for the checks before it, and
 //! `response.rs` for the exact answer format.
 
+mod audit;
 mod response;
 mod v2;
 mod verify;
 
+pub use audit::AuditSink;
+
 use crate::config::Settings;
 use crate::crypto::Sealer;
+use crate::protocol::result::{Envelope, ResultCode};
 use crate::provisioning::Provisioner;
 use crate::store::Store;
 use axum::Router;
@@ -26,6 +30,7 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     pub provisioner: Arc<dyn Provisioner>,
     pub sealer: Sealer,
+    pub audit: AuditSink,
 }
 
 impl std::ops::Deref for AppState {
@@ -55,7 +60,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             tracing::error!("a request handler panicked");
-            let envelope = crate::protocol::result::Envelope::refusal(crate::protocol::result::ResultCode::Internal, "internal error");
+            let envelope = Envelope::refusal(ResultCode::Internal, "internal error");
             json_response(StatusCode::OK, envelope.to_bytes(), None)
         }))
         .with_state(state)
@@ -63,17 +68,23 @@ pub fn router(state: AppState) -> Router {
 
 async fn production_address(state: State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    match parts.method {
-        Method::POST => v2::callback(state, parts.uri, parts.headers, body).await,
-        Method::GET => {
-            let envelope = crate::protocol::result::Envelope::refusal(
-                crate::protocol::result::ResultCode::InvalidParam,
-                "V1 (GET) interfaces are not enabled on this production address; V2 calls are POSTed",
-            );
-            json_response(StatusCode::OK, envelope.to_bytes(), None)
-        }
-        _ => plain_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: the marketplace POSTs to this address"),
+    if parts.method == Method::POST {
+        return v2::callback(state, parts.uri, parts.headers, body).await;
     }
+    // Not a V2 call, but a call to the production address all the same: answered and audited.
+    let started = std::time::Instant::now();
+    let mut audit = v2::new_audit_entry(parts.method.as_str(), &parts.uri, &parts.headers, crate::now_ms());
+    audit.verification = "not_v2".into();
+    let (status, message) = if parts.method == Method::GET {
+        (StatusCode::OK, "V1 (GET) interfaces are not enabled on this production address; V2 calls are POSTed")
+    } else {
+        (StatusCode::METHOD_NOT_ALLOWED, "method not allowed: the marketplace POSTs to this address")
+    };
+    let answer = response::Answer::new(Envelope::refusal(ResultCode::InvalidParam, message));
+    v2::finish_audit(&mut audit, &answer, started);
+    state.audit.submit(audit);
+    let key = state.settings.v2.emit_body_sign.then(|| state.settings.keys.basic.0.first()).flatten();
+    json_response(status, answer.bytes, key)
 }
 
 async fn healthz() -> Response {

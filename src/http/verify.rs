@@ -5,12 +5,13 @@
 //! with the call's effects. Refusals carry the reason for the audit log; neither keys nor the received
 //! signature ever appear in a reason or a log line.
 
-use crate::config::{Settings, WindowMode};
+use crate::config::{LOG_ONLY_MAX_SKEW_MS, Settings, WindowMode};
 use crate::protocol::result::{Envelope, ResultCode};
 use crate::protocol::signature::{KeyRef, KeyType, Match, parse_timestamp_ms, v2_verify};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, header};
 use http_body_util::{BodyExt, Limited};
+use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 
 /// Longest nonce accepted (examples use 16 or 64 characters); bounds what the replay cache stores.
@@ -22,6 +23,7 @@ pub struct Verified {
     pub object: Map<String, Value>,
     pub matched: Match,
     pub nonce: String,
+    pub timestamp_ms: i64,
 }
 
 /// A call refused before any handler ran.
@@ -53,20 +55,36 @@ struct SigningParams {
     nonce: Option<String>,
 }
 
+/// Reads the signing parameters with `+` kept literally (only `%XY` is decoded): nonces may contain a
+/// raw `+`, and none of the three is ever form-encoded with `+` for a space.
 fn signing_params(query: Option<&str>) -> SigningParams {
     let mut params = SigningParams::default();
-    for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        let slot = match name.as_ref() {
+    for pair in query.unwrap_or_default().split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match percent_decode_str(name).decode_utf8_lossy().as_ref() {
             "signature" => &mut params.signature,
             "timestamp" => &mut params.timestamp,
             "nonce" => &mut params.nonce,
             _ => continue,
         };
         if slot.is_none() {
-            *slot = Some(value.into_owned());
+            *slot = Some(percent_decode_str(value).decode_utf8_lossy().into_owned());
         }
     }
     params
+}
+
+/// The query string for the audit log: every parameter but the signature, however it was encoded.
+pub fn query_for_audit(query: Option<&str>) -> String {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
+            !pair.is_empty() && percent_decode_str(name).decode_utf8_lossy() != "signature"
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Reads at most `limit` bytes; a declared or actual larger body is refused without reading it whole.
@@ -137,6 +155,13 @@ pub async fn verify_v2(
                     format!("timestamp is more than {} s away from the server clock", settings.security.timestamp_window_secs),
                 );
             }
+            WindowMode::LogOnly if (now_ms - timestamp_ms).abs() > LOG_ONLY_MAX_SKEW_MS => {
+                return refuse(
+                    ResultCode::InvalidParam,
+                    "timestamp_outside_window",
+                    "timestamp is more than a day away from the server clock".into(),
+                );
+            }
             WindowMode::LogOnly => tracing::warn!(
                 skew_ms = now_ms - timestamp_ms,
                 "timestamp outside the window; accepted (security.enforce_window = log_only)"
@@ -148,6 +173,9 @@ pub async fn verify_v2(
     };
     if nonce.chars().count() > NONCE_MAX_CHARS {
         return refuse(ResultCode::InvalidParam, "nonce_too_long", format!("nonce exceeds {NONCE_MAX_CHARS} characters"));
+    }
+    if !nonce.bytes().all(|b| b.is_ascii_graphic()) {
+        return refuse(ResultCode::InvalidParam, "nonce_invalid", "nonce must be printable ASCII without spaces".into());
     }
     let Some(signature) = params.signature.filter(|s| !s.is_empty()) else {
         return refuse(ResultCode::AuthFailed, "signature_missing", "signature query parameter is required".into());
@@ -170,7 +198,7 @@ pub async fn verify_v2(
                     "signature verified with a fallback key type"
                 );
             }
-            Ok(Verified { body, object, matched, nonce })
+            Ok(Verified { body, object, matched, nonce, timestamp_ms })
         }
         None => refuse(ResultCode::AuthFailed, "signature_mismatch", "signature verification failed".into()),
     }
@@ -186,6 +214,15 @@ mod tests {
         assert_eq!(params.nonce.as_deref(), Some("a+b"));
         assert_eq!(params.timestamp.as_deref(), Some("1"));
         assert!(params.signature.is_none());
+        assert_eq!(signing_params(Some("nonce=a+b")).nonce.as_deref(), Some("a+b"), "a raw + stays a +");
+        assert_eq!(signing_params(Some("%73ignature=abc")).signature.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn the_signature_never_reaches_the_audit_query() {
+        assert_eq!(query_for_audit(Some("signature=ABC&timestamp=1&nonce=n")), "timestamp=1&nonce=n");
+        assert_eq!(query_for_audit(Some("%73ignature=ABC&timestamp=1&signature")), "timestamp=1");
+        assert_eq!(query_for_audit(None), "");
     }
 
     #[test]

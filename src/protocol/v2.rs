@@ -86,6 +86,9 @@ impl<'a> Fields<'a> {
             Some(Value::String(text)) => {
                 if text.chars().count() > max {
                     Err(invalid(format!("{} exceeds {} characters", self.name(member), max)))
+                } else if text.chars().any(char::is_control) {
+                    // No V2 member is free text; control characters (NUL above all) are never valid.
+                    Err(invalid(format!("{} contains control characters", self.name(member))))
                 } else {
                     Ok(Some(text.clone()))
                 }
@@ -323,6 +326,14 @@ mod tests {
         assert_eq!(NewInstance::parse(&Fields::new(&body)).unwrap_err().0, "businessId is required");
         let body = object(json!({"orderId": "o".repeat(65), "orderLineId": "l", "businessId": "b"}));
         assert_eq!(NewInstance::parse(&Fields::new(&body)).unwrap_err().0, "orderId exceeds 64 characters");
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        for bad in ["o\u{0}", "o\n", "\u{7f}"] {
+            let body = object(json!({"orderId": bad, "orderLineId": "l", "businessId": "b"}));
+            assert_eq!(NewInstance::parse(&Fields::new(&body)).unwrap_err().0, "orderId contains control characters");
+        }
     }
 
     #[test]

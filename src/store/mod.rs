@@ -72,6 +72,35 @@ pub struct AuditEntry {
     pub duration_ms: i64,
     pub request_body: Option<String>,
     pub response_body: Option<String>,
+    /// Relevant request headers as a JSON object.
+    pub request_headers: Option<String>,
+}
+
+impl AuditEntry {
+    /// The entry with NUL characters replaced: Postgres TEXT cannot hold them, and an audit row must
+    /// never be lost to what a caller sent.
+    pub fn scrubbed(&self) -> AuditEntry {
+        let scrub = |text: &String| if text.contains('\0') { text.replace('\0', "\u{FFFD}") } else { text.clone() };
+        let scrub_opt = |text: &Option<String>| text.as_ref().map(scrub);
+        AuditEntry {
+            received_at_ms: self.received_at_ms,
+            method: scrub(&self.method),
+            path: scrub(&self.path),
+            query: scrub(&self.query),
+            activity: scrub_opt(&self.activity),
+            instance_id: scrub_opt(&self.instance_id),
+            order_id: scrub_opt(&self.order_id),
+            order_line_id: scrub_opt(&self.order_line_id),
+            test_flag: self.test_flag,
+            verification: scrub(&self.verification),
+            result_code: scrub(&self.result_code),
+            result_msg: scrub(&self.result_msg),
+            duration_ms: self.duration_ms,
+            request_body: scrub_opt(&self.request_body),
+            response_body: scrub_opt(&self.response_body),
+            request_headers: scrub_opt(&self.request_headers),
+        }
+    }
 }
 
 #[async_trait]
@@ -86,8 +115,8 @@ pub trait Store: Send + Sync + 'static {
     async fn close(&self);
     /// Starts the transaction of one callback.
     async fn begin(&self) -> Result<Box<dyn Transaction>, StoreError>;
-    /// Records a call that was refused before any transaction (bad signature, stale timestamp, …).
-    async fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// Records calls that were refused before or outside a callback transaction, in one transaction.
+    async fn record_audits(&self, entries: &[AuditEntry]) -> Result<(), StoreError>;
     /// Deletes nonce records whose retention ended; returns how many.
     async fn purge_expired_nonces(&self, now_ms: i64) -> Result<u64, StoreError>;
     async fn instance(&self, instance_id: &str) -> Result<Option<Instance>, StoreError>;
@@ -141,7 +170,7 @@ pub async fn connect(url: &str, max_connections: u32, acquire_timeout: std::time
 const INSTANCE_COLUMNS: &str = "instance_id, order_id, order_line_id, status, product_id, expire_time_ms, trial, last_order_id, app_info, created_at_ms, updated_at_ms";
 
 /// Columns of `audit_log` in the order [`AuditRow`] reads them.
-const AUDIT_COLUMNS: &str = "received_at_ms, method, path, query, activity, instance_id, order_id, order_line_id, test_flag, verification, result_code, result_msg, duration_ms, request_body, response_body";
+const AUDIT_COLUMNS: &str = "received_at_ms, method, path, query, activity, instance_id, order_id, order_line_id, test_flag, verification, result_code, result_msg, duration_ms, request_body, response_body, request_headers";
 
 #[derive(sqlx::FromRow)]
 struct InstanceRow {
@@ -208,6 +237,7 @@ struct AuditRow {
     duration_ms: i64,
     request_body: Option<String>,
     response_body: Option<String>,
+    request_headers: Option<String>,
 }
 
 impl From<AuditRow> for AuditEntry {
@@ -228,6 +258,7 @@ impl From<AuditRow> for AuditEntry {
             duration_ms: row.duration_ms,
             request_body: row.request_body,
             response_body: row.response_body,
+            request_headers: row.request_headers,
         }
     }
 }

@@ -6,8 +6,9 @@
 
 use super::StoreError;
 use super::sql::impl_sql_store;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Pool, Postgres};
+use std::str::FromStr;
 use std::time::Duration;
 
 pub struct PostgresStore {
@@ -16,7 +17,14 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub async fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> anyhow::Result<Self> {
-        let pool = PgPoolOptions::new().max_connections(max_connections).acquire_timeout(acquire_timeout).connect(url).await?;
+        // A callback must be answered within seconds: never wait long for a lock or a statement, and
+        // never let a stuck session hold row locks that block every node.
+        let options = PgConnectOptions::from_str(url)?.options([
+            ("lock_timeout", "3s"),
+            ("statement_timeout", "4s"),
+            ("idle_in_transaction_session_timeout", "30s"),
+        ]);
+        let pool = PgPoolOptions::new().max_connections(max_connections).acquire_timeout(acquire_timeout).connect_with(options).await?;
         Ok(PostgresStore { pool })
     }
 

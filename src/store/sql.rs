@@ -42,9 +42,13 @@ macro_rules! impl_sql_store {
                 Ok(Box::new($tx { tx: self.pool.begin_with($begin).await?, _write_permit: write_permit }))
             }
 
-            async fn record_audit(&self, entry: &$crate::store::AuditEntry) -> Result<(), $crate::store::StoreError> {
+            async fn record_audits(&self, entries: &[$crate::store::AuditEntry]) -> Result<(), $crate::store::StoreError> {
                 let _write_permit = self.write_permit().await?;
-                insert_audit_query(entry).execute(&self.pool).await?;
+                let mut tx = self.pool.begin_with($begin).await?;
+                for entry in entries {
+                    insert_audit_query(&entry.scrubbed()).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -89,11 +93,12 @@ macro_rules! impl_sql_store {
             }
         }
 
+        /// Binds an audit entry; callers pass it `scrubbed()`.
         fn insert_audit_query(entry: &$crate::store::AuditEntry) -> sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments<'_>> {
             sqlx::query(
                 "INSERT INTO audit_log (received_at_ms, method, path, query, activity, instance_id, order_id, order_line_id, test_flag, \
-                 verification, result_code, result_msg, duration_ms, request_body, response_body) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 verification, result_code, result_msg, duration_ms, request_body, response_body, request_headers) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
             )
             .bind(entry.received_at_ms)
             .bind(&entry.method)
@@ -110,6 +115,7 @@ macro_rules! impl_sql_store {
             .bind(entry.duration_ms)
             .bind(&entry.request_body)
             .bind(&entry.response_body)
+            .bind(&entry.request_headers)
         }
 
         #[async_trait::async_trait]
@@ -230,7 +236,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn insert_audit(&mut self, entry: &$crate::store::AuditEntry) -> Result<(), $crate::store::StoreError> {
-                insert_audit_query(entry).execute(&mut *self.tx).await?;
+                insert_audit_query(&entry.scrubbed()).execute(&mut *self.tx).await?;
                 Ok(())
             }
 

@@ -11,7 +11,7 @@ async fn every_call_about_an_order_is_in_the_audit_log(kind: StoreKind) {
     let body = canonical(&new_instance(&order));
     app.post_raw(&app.signed_url(&body, "not-the-key"), body).await;
 
-    let entries = app.store.audit_for_order(&order).await.unwrap();
+    let entries = audit_rows(&app, &order, 4).await;
     let summary: Vec<(Option<&str>, &str)> = entries.iter().map(|e| (e.activity.as_deref(), e.result_code.as_str())).collect();
     assert_eq!(
         summary,
@@ -34,6 +34,8 @@ async fn every_call_about_an_order_is_in_the_audit_log(kind: StoreKind) {
     assert!(response.contains("\"password\":\"***\""), "passwords are redacted: {response}");
     assert_eq!(entries[3].verification, "signature_mismatch");
     assert!(entries.iter().all(|e| e.duration_ms >= 0 && e.received_at_ms > 0));
+    let headers: serde_json::Value = serde_json::from_str(created.request_headers.as_deref().unwrap()).unwrap();
+    assert_eq!(headers["content-type"], "application/json;charset=utf8");
 }
 
 async fn refused_and_replayed_calls_are_recorded(kind: StoreKind) {
@@ -43,10 +45,42 @@ async fn refused_and_replayed_calls_are_recorded(kind: StoreKind) {
     let url = app.signed_url(&body, BASIC_KEY);
     app.post_raw(&url, body.clone()).await;
     app.post_raw(&url, body).await;
-    let entries = app.store.audit_for_order(&order).await.unwrap();
+    let entries = audit_rows(&app, &order, 2).await;
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[1].result_code, "000001");
     assert!(entries[1].verification.ends_with("nonce_replayed"), "{}", entries[1].verification);
 }
 
-store_tests!(every_call_about_an_order_is_in_the_audit_log, refused_and_replayed_calls_are_recorded);
+async fn nul_characters_are_refused_and_still_audited(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    let order = order_id();
+    // Signed, with a NUL in a member: a specific 000002, on Postgres too.
+    let answer = app.call(with(new_instance(&order), json!({"orderLineId": "line\u{0}1"}))).await;
+    assert_eq!((code(&answer), answer["resultMsg"].as_str().unwrap()), ("000002", "orderLineId contains control characters"));
+    let answer = app.call(json!({"activity": "updateInstanceStatus", "instanceId": format!("{order}\u{0}"), "status": "FREEZE"})).await;
+    assert_eq!(code(&answer), "000002");
+    // Unsigned, with a NUL anywhere: refused and still in the audit log.
+    let body = canonical(&with(new_instance(&order), json!({"memo": "x\u{0}y"})));
+    app.post_raw(&format!("{}?signature=00&timestamp={}&nonce=n%00", app.url, koogate::now_ms()), body).await;
+    // The newInstance refusals name the order (the updateInstanceStatus one names a made-up instance).
+    let rows = audit_rows(&app, &order, 2).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[1].verification, "nonce_invalid");
+    assert!(rows.iter().all(|r| r.request_body.as_deref().is_some_and(|b| !b.contains('\0'))));
+}
+
+async fn unverified_bodies_are_kept_short(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    let order = order_id();
+    let body = canonical(&with(new_instance(&order), json!({"padding": "p".repeat(30_000)})));
+    app.post_raw(&app.signed_url(&body, "not-the-key"), body).await;
+    let rows = audit_rows(&app, &order, 1).await;
+    assert_eq!(rows[0].request_body.as_deref().unwrap().chars().count(), 2048);
+}
+
+store_tests!(
+    every_call_about_an_order_is_in_the_audit_log,
+    refused_and_replayed_calls_are_recorded,
+    nul_characters_are_refused_and_still_audited,
+    unverified_bodies_are_kept_short
+);

@@ -133,10 +133,20 @@ impl TestApp {
 
     /// Another node on an existing database (several nodes behind one load balancer).
     pub async fn spawn_on(db: Arc<TestDb>, customize: impl FnOnce(&mut Settings)) -> TestApp {
+        TestApp::spawn_wrapped(db, customize, |store| store).await
+    }
+
+    /// A node whose store is wrapped by `wrap` (e.g. to inject failures).
+    pub async fn spawn_wrapped(
+        db: Arc<TestDb>,
+        customize: impl FnOnce(&mut Settings),
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> TestApp {
         let mut settings = test_settings(&db.url);
         customize(&mut settings);
         let base_path = settings.server.base_path.clone();
-        let app = Application::build(settings).await.expect("the application starts");
+        let store = koogate::startup::open_store(&settings).await.expect("the store opens");
+        let app = Application::build_with_store(settings, wrap(store)).await.expect("the application starts");
         let address = format!("http://{}", app.local_addr());
         let store = app.store();
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -191,10 +201,9 @@ pub async fn answer(response: reqwest::Response) -> Value {
     let body_sign = response.headers().get("Body-Sign").map(|v| v.to_str().unwrap().to_owned());
     let bytes = response.bytes().await.unwrap();
     assert!(bytes.is_ascii(), "answers are ASCII-only JSON");
-    if let Some(header) = body_sign {
-        let signed_by = TEST_KEYS.iter().find(|key| header == koogate::protocol::signature::body_sign_header(key, &bytes));
-        assert!(signed_by.is_some(), "Body-Sign covers the exact bytes: {header}");
-    }
+    let header = body_sign.expect("every V2 answer carries Body-Sign (v2.emit_body_sign is on by default)");
+    let signed_by = TEST_KEYS.iter().find(|key| header == koogate::protocol::signature::body_sign_header(key, &bytes));
+    assert!(signed_by.is_some(), "Body-Sign covers the exact bytes: {header}");
     let value: Value = serde_json::from_slice(&bytes).expect("answer is JSON");
     assert!(value["resultCode"].as_str().is_some_and(|c| c.len() == 6), "resultCode present: {value}");
     assert!(value["resultMsg"].as_str().is_some_and(|m| m.chars().count() <= 255), "resultMsg present: {value}");
@@ -225,6 +234,19 @@ pub async fn create_instance(app: &TestApp) -> (String, String) {
     let answer = app.call(new_instance(&order)).await;
     assert_eq!(code(&answer), "000000", "{answer}");
     (answer["instanceId"].as_str().unwrap().to_owned(), order)
+}
+
+/// The audit rows about `order_id`, once there are `count` of them: rows of refused calls are written by
+/// a background writer, a moment after the answer.
+pub async fn audit_rows(app: &TestApp, order_id: &str, count: usize) -> Vec<koogate::store::AuditEntry> {
+    for _ in 0..100 {
+        let rows = app.store.audit_for_order(order_id).await.unwrap();
+        if rows.len() >= count {
+            return rows;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    app.store.audit_for_order(order_id).await.unwrap()
 }
 
 pub fn with(mut body: Value, members: Value) -> Value {

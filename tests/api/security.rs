@@ -24,6 +24,15 @@ async fn bad_signatures_and_timestamps_are_refused(kind: StoreKind) {
     assert_eq!(refusal(&app, &url(BASIC_KEY, now + 61_000), body.clone()).await.0, "000002", "future");
     let in_seconds = url(BASIC_KEY, now / 1000);
     assert_eq!(refusal(&app, &in_seconds, body.clone()).await.0, "000000", "a 10-digit timestamp is read as seconds");
+    // A raw '+' in the nonce is kept as a '+' (not form-decoded to a space).
+    let plus_body = canonical(&new_instance(&order_id()));
+    let url = format!(
+        "{}?signature={}&timestamp={now}&nonce=ab+cd{}",
+        app.url,
+        v2_sign(BASIC_KEY, &format!("ab+cd{now}"), &now.to_string(), &plus_body),
+        now
+    );
+    assert_eq!(refusal(&app, &url, plus_body).await.0, "000000");
 
     let nonce = fresh_nonce();
     let ts = now.to_string();
@@ -178,7 +187,17 @@ async fn the_window_can_be_set_to_log_only(kind: StoreKind) {
     let body = canonical(&new_instance(&order_id()));
     let stale = (koogate::now_ms() - 3_600_000).to_string();
     assert_eq!(refusal(&app, &url_with(&app, BASIC_KEY, &body, &fresh_nonce(), &stale), body.clone()).await.0, "000000");
-    assert_eq!(refusal(&app, &url_with(&app, "wrong", &body, &fresh_nonce(), &stale), body).await.0, "000001", "signatures still count");
+    assert_eq!(
+        refusal(&app, &url_with(&app, "wrong", &body, &fresh_nonce(), &stale), body.clone()).await.0,
+        "000001",
+        "signatures still count"
+    );
+    // A replay of a call with an old timestamp is still refused: nonces are kept a day in this mode.
+    let url = url_with(&app, BASIC_KEY, &body, &fresh_nonce(), &stale);
+    assert_eq!(refusal(&app, &url, body.clone()).await.0, "000000");
+    assert_eq!(refusal(&app, &url, body.clone()).await.0, "000001");
+    let too_old = (koogate::now_ms() - 25 * 3_600_000).to_string();
+    assert_eq!(refusal(&app, &url_with(&app, BASIC_KEY, &body, &fresh_nonce(), &too_old), body).await.0, "000002");
 }
 
 store_tests!(
