@@ -30,6 +30,9 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub provisioning: ProvisioningSettings,
     pub marketplace: MarketplaceSettings,
+    pub webhook: WebhookSettings,
+    pub jobs: JobSettings,
+    pub admin: AdminSettings,
     pub v2: V2Settings,
     pub log: LogSettings,
 }
@@ -78,6 +81,10 @@ pub fn redact_url(url: &str) -> String {
         parsed.query_pairs_mut().clear().extend_pairs(pairs);
     }
     parsed.to_string()
+}
+
+fn is_http_url(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
 }
 
 /// TOML syntax errors name the line and column only: the offending source line may hold a secret.
@@ -192,8 +199,18 @@ pub struct LimitSettings {
     pub max_body_bytes: usize,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProvisioningMode {
+    Template,
+    Webhook,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProvisioningSettings {
+    pub mode: ProvisioningMode,
+    pub endpoint: String,
+    pub horizon_secs: u64,
     pub front_end_url: String,
     pub admin_url: String,
     pub user_name: String,
@@ -238,6 +255,33 @@ impl MarketplaceSettings {
         }
         Ok(bases)
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookSettings {
+    pub url: String,
+    #[serde(deserialize_with = "optional_secret")]
+    pub secret: Option<SecretString>,
+    pub include_debug: bool,
+    pub timeout_secs: u64,
+    pub retry_horizon_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobSettings {
+    pub poll_interval_ms: u64,
+    pub batch: u32,
+    pub lease_secs: u64,
+    pub retry_base_ms: u64,
+    pub retry_max_secs: u64,
+    pub keep_done_days: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdminSettings {
+    pub listen: String,
+    #[serde(deserialize_with = "optional_secret")]
+    pub token: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -296,6 +340,26 @@ impl Settings {
             bail!("provisioning.password_length must be between 12 and 128");
         }
         crate::provisioning::check_templates(p)?;
+        if p.mode == ProvisioningMode::Webhook && !is_http_url(&p.endpoint) {
+            bail!("provisioning.endpoint must be an http(s) URL when provisioning.mode = \"webhook\"");
+        }
+        let needs_secret = !self.webhook.url.is_empty() || p.mode == ProvisioningMode::Webhook;
+        if !self.webhook.url.is_empty() && !is_http_url(&self.webhook.url) {
+            bail!("webhook.url must be an http(s) URL");
+        }
+        match &self.webhook.secret {
+            Some(secret) => {
+                crate::webhook::signing_key(secret)?;
+            }
+            None if needs_secret => bail!("webhook.secret must be set (whsec_<base64>) to sign events and provisioning requests"),
+            None => {}
+        }
+        if self.jobs.batch == 0 || self.jobs.lease_secs <= self.webhook.timeout_secs {
+            bail!("jobs.batch must be at least 1 and jobs.lease_secs longer than webhook.timeout_secs");
+        }
+        if self.admin.token.as_ref().is_some_and(|t| t.expose_secret().chars().count() < MIN_ENCRYPTION_KEY_CHARS) {
+            bail!("admin.token must have at least {MIN_ENCRYPTION_KEY_CHARS} characters");
+        }
         self.marketplace.bases()?;
         if self.marketplace.max_attempts == 0 {
             bail!("marketplace.max_attempts must be at least 1");

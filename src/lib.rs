@@ -4,11 +4,13 @@
 //! state) → `handlers` (one per marketplace operation) → `http` (routing, verification, answers) →
 //! `startup` (wiring it together). Dependencies point only in that direction.
 
+pub mod admin;
 pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod handlers;
 pub mod http;
+pub mod jobs;
 pub mod marketplace;
 pub mod protocol;
 pub mod provisioning;
@@ -16,6 +18,7 @@ pub mod sim;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod webhook;
 
 /// Wall-clock time as Unix milliseconds.
 pub fn now_ms() -> i64 {

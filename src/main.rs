@@ -1,7 +1,10 @@
-//! The `koogate` command: `serve` (the default), `migrate`, and `sim` (the marketplace's side).
+//! The `koogate` command: `serve` (the default), `migrate`, `sim` (the marketplace's side), and the
+//! operators' `instances`, `audit` and `jobs` (the admin API's views, read from the database).
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use koogate::admin::{self, AuditSubject, RetryHorizons, cli::CommandError};
 use koogate::config::Settings;
+use koogate::domain::InstanceStatus;
 use koogate::startup::{Application, open_store};
 use std::path::PathBuf;
 
@@ -24,6 +27,85 @@ enum Command {
     /// Play the marketplace: test a production address, stand in for the open APIs, sign calls by hand.
     #[command(subcommand)]
     Sim(SimCommand),
+    #[command(flatten)]
+    Operator(OperatorCommand),
+}
+
+/// Operators' commands: they read (and `jobs retry` writes) the database of `database.url`.
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// List instances or show one with its history.
+    #[command(subcommand)]
+    Instances(InstancesCommand),
+    /// The recorded marketplace calls about one order or one instance, oldest first.
+    Audit(AuditArgs),
+    /// List background jobs, or put a dead one back in the queue.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Subcommand)]
+enum InstancesCommand {
+    /// Instances ordered by ID, one page at a time.
+    List {
+        /// Only this status: provisioning, active, frozen, released or failed.
+        #[arg(long, value_parser = admin::parse_instance_status)]
+        status: Option<InstanceStatus>,
+        /// Only the instances of this order.
+        #[arg(long, value_name = "ID")]
+        order: Option<String>,
+        /// Only instances whose ID sorts after this (the previous page's last ID).
+        #[arg(long, value_name = "ID")]
+        after: Option<String>,
+        /// Page size, 1 to 500.
+        #[arg(long, default_value_t = admin::DEFAULT_LIMIT, value_parser = admin::parse_limit)]
+        limit: i64,
+        /// Print the admin API's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One instance with its events, applied orders and audit log.
+    Show {
+        id: String,
+        /// Print the admin API's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("subject").required(true).args(["order", "instance"])))]
+struct AuditArgs {
+    /// The calls naming this order, or an instance created for it.
+    #[arg(long, value_name = "ID")]
+    order: Option<String>,
+    /// The calls naming this instance.
+    #[arg(long, value_name = "ID")]
+    instance: Option<String>,
+    /// Print the admin API's JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Jobs ordered by ID, one page at a time.
+    List {
+        /// Only this state: pending, running, done or dead.
+        #[arg(long, value_parser = admin::parse_job_state)]
+        state: Option<&'static str>,
+        /// Only jobs with an ID above this (the previous page's last ID).
+        #[arg(long, value_name = "N")]
+        after: Option<i64>,
+        /// Page size, 1 to 500.
+        #[arg(long, default_value_t = admin::DEFAULT_LIMIT, value_parser = admin::parse_limit)]
+        limit: i64,
+        /// Print the admin API's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a dead job back in the queue, due now, with a new deadline (exit status 1 if it is not dead).
+    Retry { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -97,11 +179,14 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    if let Some(Command::Operator(command)) = cli.command {
+        return operator(command, &settings).await;
+    }
     koogate::telemetry::init(&settings.log);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate => open_store(&settings).await.map(|store| tracing::info!(store = store.backend(), "migrations applied")),
-        Command::Sim(_) => unreachable!("handled above"),
+        Command::Sim(_) | Command::Operator(_) => unreachable!("handled above"),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -138,6 +223,58 @@ async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutting down: finishing calls in flight");
+}
+
+/// Runs an operator command: its output alone on stdout (so `--json` can be piped), logs and errors on
+/// stderr; exit status 1 when the record is missing or the job not retryable, 2 when the command could
+/// not run (configuration, database).
+async fn operator(command: OperatorCommand, settings: &Settings) -> std::process::ExitCode {
+    use koogate::admin::cli;
+    use std::process::ExitCode;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).try_init();
+    let store = match open_store(settings).await {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!("koogate: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let store_ref = store.as_ref();
+    let output = match command {
+        OperatorCommand::Instances(InstancesCommand::List { status, order, after, limit, json }) => {
+            cli::list_instances(store_ref, status, order, after, limit, json).await
+        }
+        OperatorCommand::Instances(InstancesCommand::Show { id, json }) => cli::show_instance(store_ref, &id, json).await,
+        OperatorCommand::Audit(AuditArgs { order, instance, json }) => {
+            let subject = match (order, instance) {
+                (Some(order), _) => AuditSubject::Order(order),
+                (None, Some(instance)) => AuditSubject::Instance(instance),
+                (None, None) => unreachable!("clap requires --order or --instance"),
+            };
+            cli::audit(store_ref, &subject, json).await
+        }
+        OperatorCommand::Jobs(JobsCommand::List { state, after, limit, json }) => {
+            cli::list_jobs(store_ref, state, after, limit, json).await
+        }
+        OperatorCommand::Jobs(JobsCommand::Retry { id }) => cli::retry_job(store_ref, id, RetryHorizons::from_settings(settings)).await,
+    };
+    store.close().await;
+    match output {
+        Ok(text) => {
+            // Not print!: a closed pipe (`| head`) is not a failure worth a panic message.
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(CommandError::Refused(message)) => {
+            eprintln!("koogate: {message}");
+            ExitCode::FAILURE
+        }
+        Err(CommandError::Store(error)) => {
+            eprintln!("koogate: {error}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 async fn sim(command: SimCommand) -> std::process::ExitCode {

@@ -91,6 +91,22 @@ impl Provisioner for TemplateProvisioner {
     }
 }
 
+/// `provisioning.mode = "webhook"`: the merchant's application provisions (see `crate::jobs`); debug
+/// calls are still answered from the templates.
+pub struct WebhookProvisioner {
+    pub templates: TemplateProvisioner,
+}
+
+impl Provisioner for WebhookProvisioner {
+    fn provision(&self, _: &ProvisionRequest<'_>) -> Provisioned {
+        Provisioned::Pending
+    }
+
+    fn debug_app_info(&self, instance_id: &str) -> Option<AppInfo> {
+        self.templates.debug_app_info(instance_id)
+    }
+}
+
 const PLACEHOLDERS: [&str; 3] = ["{instanceId}", "{orderId}", "{orderLineId}"];
 
 fn render(template: &str, request: &ProvisionRequest<'_>) -> String {
@@ -159,6 +175,9 @@ mod tests {
 
     fn settings() -> ProvisioningSettings {
         ProvisioningSettings {
+            mode: crate::config::ProvisioningMode::Template,
+            endpoint: String::new(),
+            horizon_secs: 10800,
             front_end_url: "https://app.example.com/t/{instanceId}".into(),
             admin_url: "https://admin.example.com/{orderId}/{orderLineId}".into(),
             user_name: "admin".into(),

@@ -1,25 +1,34 @@
 //! Wiring: settings → secrets → store (migrated) → HTTP server, plus the background nonce purge.
 //! Tests use [`Application`] directly to run a real server on a random port.
 
+use crate::admin::{self, AdminState};
+use crate::config::ProvisioningMode;
 use crate::config::Settings;
 use crate::crypto::Sealer;
+use crate::handlers::feed::Feed;
 use crate::http::{AppState, AuditSink, Shared, router};
-use crate::provisioning::TemplateProvisioner;
+use crate::jobs::{self, Worker};
+use crate::provisioning::{Provisioner, TemplateProvisioner, WebhookProvisioner};
 use crate::store::{self, Store};
 use anyhow::{Context, bail};
 use secrecy::SecretString;
+use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
-/// How often expired nonce records are deleted.
-const NONCE_PURGE_INTERVAL: Duration = Duration::from_secs(60);
+/// How often expired nonces and old finished jobs are deleted.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
     audit_writer: tokio::task::JoinHandle<()>,
+    worker: Worker,
+    /// The operators' API and its own listener, when `admin.token` is set.
+    admin: Option<(TcpListener, AdminState)>,
 }
 
 impl Application {
@@ -36,19 +45,42 @@ impl Application {
         ensure_secrets(&mut settings)?;
         let encryption_key = settings.security.encryption_key.clone().expect("ensure_secrets set it");
         let sealer = Sealer::new(&encryption_key);
-        let provisioner = Arc::new(TemplateProvisioner::new(settings.provisioning.clone(), sealer.clone()));
+        let templates = TemplateProvisioner::new(settings.provisioning.clone(), sealer.clone());
+        let provisioner: Arc<dyn Provisioner> = match settings.provisioning.mode {
+            ProvisioningMode::Template => Arc::new(templates),
+            ProvisioningMode::Webhook => Arc::new(WebhookProvisioner { templates }),
+        };
+        let feed = Feed {
+            deliver: !settings.webhook.url.is_empty(),
+            include_debug: settings.webhook.include_debug,
+            delivery_horizon_ms: settings.webhook.retry_horizon_secs as i64 * 1000,
+        };
+        let worker = Worker::new(store.clone(), settings.clone(), sealer.clone(), feed.clone())?;
         let listener = TcpListener::bind(&settings.server.listen)
             .await
             .with_context(|| format!("binding server.listen {}", settings.server.listen))?;
         if settings.provisioning.front_end_url.contains("example.com") {
             tracing::warn!("provisioning.front_end_url is still the example template; set it to your application's address");
         }
+        let admin = match AdminState::from_settings(store.clone(), &settings) {
+            Some(state) => {
+                let listen = &settings.admin.listen;
+                Some((TcpListener::bind(listen).await.with_context(|| format!("binding admin.listen {listen}"))?, state))
+            }
+            None => None,
+        };
         let (audit, audit_writer) = AuditSink::start(store.clone());
-        Ok(Application { listener, state: AppState::new(Shared { settings, store, provisioner, sealer, audit }), audit_writer })
+        let state = AppState::new(Shared { settings, store, provisioner, sealer, audit, feed });
+        Ok(Application { listener, state, audit_writer, worker, admin })
     }
 
     pub fn local_addr(&self) -> std::net::SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// The admin listener's address, when the admin API is enabled.
+    pub fn admin_addr(&self) -> Option<std::net::SocketAddr> {
+        self.admin.as_ref().map(|(listener, _)| listener.local_addr().expect("a bound listener has an address"))
     }
 
     pub fn store(&self) -> Arc<dyn Store> {
@@ -57,16 +89,37 @@ impl Application {
 
     /// Serves until `shutdown` resolves, finishing the calls in flight.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let purge = tokio::spawn(purge_nonces(self.state.store.clone()));
+        let purge = tokio::spawn(purge(self.state.store.clone(), self.state.settings.jobs.keep_done_days));
+        let listen = self.local_addr();
+        let (stop_worker, worker) = jobs::spawn(self.worker);
         tracing::info!(
-            listen = %self.local_addr(),
+            listen = %listen,
             base_path = %self.state.settings.server.base_path,
             store = self.state.store.backend(),
             "koogate is serving"
         );
         let store = self.state.store.clone();
-        let result = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await;
+        // One shutdown signal for both listeners.
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let admin = self.admin.map(|(listener, state)| {
+            tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "admin API is serving");
+            tokio::spawn(axum::serve(listener, admin::router(state)).with_graceful_shutdown(until_stopped(stopped.clone())).into_future())
+        });
+        let result = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(until_stopped(stopped)).await;
+        if let Some(admin) = admin {
+            let _ = admin.await;
+        }
         purge.abort();
+        // Attempts in flight finish (each is bounded by its timeout); unfinished jobs stay in the queue.
+        let _ = stop_worker.send(true);
+        let _ = worker.await;
         // The router (and with it every audit sink) is gone: the writer finishes what is queued.
         let _ = self.audit_writer.await;
         store.close().await;
@@ -84,14 +137,19 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     Ok(store)
 }
 
-async fn purge_nonces(store: Arc<dyn Store>) {
-    let mut ticker = tokio::time::interval(NONCE_PURGE_INTERVAL);
+/// Housekeeping: expired nonces, and finished jobs older than `jobs.keep_done_days`.
+async fn purge(store: Arc<dyn Store>, keep_done_days: u64) {
+    let mut ticker = tokio::time::interval(PURGE_INTERVAL);
     loop {
         ticker.tick().await;
-        match store.purge_expired_nonces(crate::now_ms()).await {
+        let now = crate::now_ms();
+        match store.purge_expired_nonces(now).await {
             Ok(0) => {}
             Ok(purged) => tracing::debug!(purged, "expired nonces purged"),
             Err(error) => tracing::warn!(%error, "nonce purge failed"),
+        }
+        if let Err(error) = store.purge_done_jobs(now - keep_done_days as i64 * 86_400_000).await {
+            tracing::warn!(%error, "purging finished jobs failed");
         }
     }
 }

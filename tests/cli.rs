@@ -105,3 +105,88 @@ fn sim_run_reports_json_and_fails_against_an_unreachable_endpoint() {
     assert!(report["summary"]["failed"].as_u64().unwrap() > 0);
     assert_eq!(report["suites"][0], "v2-negative");
 }
+
+/// Event deliveries pending when koogate is killed (SIGKILL, no shutdown) are delivered after a restart.
+#[tokio::test]
+async fn pending_deliveries_survive_a_kill() {
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let free_port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (koogate_port, receiver_port) = (free_port(), free_port());
+    let key = "cli-test-basic-key-01";
+    let start = || {
+        koogate(dir.path())
+            .env("KOOGATE__SERVER__LISTEN", format!("127.0.0.1:{koogate_port}"))
+            .env("KOOGATE__KEYS__BASIC", key)
+            .env("KOOGATE__WEBHOOK__URL", format!("http://127.0.0.1:{receiver_port}/hook"))
+            .env("KOOGATE__WEBHOOK__SECRET", "whsec_dGVzdC13ZWJob29rLXNlY3JldC0wMTIzNDU2Nzg5YWI=")
+            .env("KOOGATE__JOBS__RETRY_BASE_MS", "100")
+            .env("KOOGATE__JOBS__RETRY_MAX_SECS", "1")
+            .env("KOOGATE__JOBS__POLL_INTERVAL_MS", "50")
+            // If the kill lands mid-attempt, the job's lease must expire before the restart takes it over.
+            .env("KOOGATE__WEBHOOK__TIMEOUT_SECS", "1")
+            .env("KOOGATE__JOBS__LEASE_SECS", "2")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let client = reqwest::Client::new();
+    let wait_ready = || async {
+        for _ in 0..100 {
+            if client.get(format!("http://127.0.0.1:{koogate_port}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("koogate did not become ready");
+    };
+    let call = |body: serde_json::Value| {
+        let client = client.clone();
+        async move {
+            let bytes = koogate::protocol::canonical::canonical_c1(body.as_object().unwrap());
+            let (nonce, ts) = (uuid::Uuid::new_v4().simple().to_string(), koogate::now_ms().to_string());
+            let signature = koogate::protocol::signature::v2_sign(key, &nonce, &ts, &bytes);
+            let url = format!("http://127.0.0.1:{koogate_port}/?signature={signature}&timestamp={ts}&nonce={nonce}");
+            let answer: serde_json::Value = client.post(url).body(bytes).send().await.unwrap().json().await.unwrap();
+            assert_eq!(answer["resultCode"], "000000", "{answer}");
+        }
+    };
+
+    // The receiver is down: the events wait in the queue.
+    let mut first = start();
+    wait_ready().await;
+    call(serde_json::json!({"activity": "newInstance", "orderId": "KILL-1", "orderLineId": "KILL-1-1", "businessId": "kill-instance-1"}))
+        .await;
+    call(serde_json::json!({"activity": "updateInstanceStatus", "instanceId": "kill-instance-1", "status": "FREEZE"})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first.kill().unwrap(); // SIGKILL: no graceful shutdown
+    first.wait().unwrap();
+
+    // The receiver comes up, then koogate restarts.
+    let received: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = received.clone();
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::Json<serde_json::Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(body["type"].as_str().unwrap_or_default().to_owned());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", receiver_port)).await.unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let mut second = start();
+    wait_ready().await;
+    for _ in 0..150 {
+        if received.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(*received.lock().unwrap(), ["instance.created", "instance.frozen"]);
+}

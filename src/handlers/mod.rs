@@ -5,6 +5,7 @@
 //! decide everything before they write, so a refusal never leaves a partial change behind.
 
 mod change_instance_check;
+pub mod feed;
 mod new_instance;
 mod query_instance;
 mod refresh_instance;
@@ -22,6 +23,9 @@ use crate::store::{StoreError, Transaction};
 pub struct Context<'a> {
     pub provisioner: &'a dyn Provisioner,
     pub sealer: &'a Sealer,
+    pub feed: &'a feed::Feed,
+    /// How long asynchronous provisioning may take before the instance is failed.
+    pub provision_horizon_ms: i64,
     /// `testFlag` = 1: validate and answer, but touch no real instance.
     pub debug: bool,
     pub now_ms: i64,

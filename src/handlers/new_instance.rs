@@ -1,11 +1,14 @@
 //! `newInstance` (saas-v2.md §3): claim the order line and provision once, however often it is delivered.
 
+use super::feed::PROVISION_JOB;
 use super::{Context, Outcome};
+use crate::domain::EventType;
 use crate::domain::{Instance, InstanceStatus};
 use crate::protocol::result::{Envelope, ResultCode};
 use crate::protocol::v2::NewInstance;
 use crate::provisioning::{ProvisionRequest, Provisioned};
-use crate::store::{OrderLineClaim, Transaction};
+use crate::store::{NewJob, OrderLineClaim, Transaction};
+use serde_json::json;
 
 pub async fn handle(context: &Context<'_>, tx: &mut dyn Transaction, request: NewInstance) -> Outcome {
     if context.debug {
@@ -24,7 +27,21 @@ pub async fn handle(context: &Context<'_>, tx: &mut dyn Transaction, request: Ne
     };
     let instance = Instance::claimed(request.business_id, request.order_id, request.order_line_id, status, app_info, context.now_ms);
     Ok(match tx.claim_order_line(&instance).await? {
-        OrderLineClaim::Created => answer(&instance),
+        OrderLineClaim::Created => {
+            context.feed.instance_event(tx, EventType::Created, &instance, json!({}), context.now_ms).await?;
+            if instance.status == InstanceStatus::Provisioning {
+                tx.enqueue(&NewJob {
+                    kind: PROVISION_JOB.into(),
+                    ordering_key: Some(format!("{PROVISION_JOB}:{}", instance.instance_id)),
+                    payload: json!({ "instanceId": instance.instance_id }).to_string(),
+                    run_after_ms: context.now_ms,
+                    deadline_ms: context.now_ms + context.provision_horizon_ms,
+                    created_at_ms: context.now_ms,
+                })
+                .await?;
+            }
+            answer(&instance)
+        }
         OrderLineClaim::Existing(existing) => answer(&existing),
         OrderLineClaim::InstanceIdTaken => Envelope::refusal(
             ResultCode::InvalidParam,

@@ -2,10 +2,11 @@
 //! unsubscribed renewal period, applied once per (instance, order, scene).
 
 use super::{Context, Outcome, not_found, released};
-use crate::domain::{RefreshScene, Transition, parse_expire_time};
+use crate::domain::{EventType, RefreshScene, Transition, parse_expire_time};
 use crate::protocol::result::Envelope;
 use crate::protocol::v2::{ParamError, RefreshInstance};
 use crate::store::{AppliedOrder, Transaction};
+use serde_json::json;
 
 pub async fn handle(context: &Context<'_>, tx: &mut dyn Transaction, request: RefreshInstance) -> Outcome {
     let expire_time_ms = parse_expire_time(&request.expire_time)
@@ -15,6 +16,8 @@ pub async fn handle(context: &Context<'_>, tx: &mut dyn Transaction, request: Re
         tracing::warn!(scene = %request.scene, instance_id = %request.instance_id, "unknown refreshInstance scene; applied as an expiry update");
     }
     if context.debug {
+        let data = json!({"scene": request.scene, "orderId": request.order_id, "expireTime": request.expire_time});
+        context.feed.debug_event(tx, EventType::Renewed, &request.instance_id, data, context.now_ms).await?;
         return Ok(Envelope::success());
     }
     let Some(mut instance) = tx.lock_instance(&request.instance_id).await? else {
@@ -35,6 +38,8 @@ pub async fn handle(context: &Context<'_>, tx: &mut dyn Transaction, request: Re
     if first_time {
         instance.apply_refresh(scene, expire_time_ms, request.product_id, &request.order_id, context.now_ms);
         tx.update_instance(&instance).await?;
+        let extra = json!({"scene": request.scene.trim(), "renewalOrderId": request.order_id, "renewalOrderLineId": request.order_line_id});
+        context.feed.instance_event(tx, EventType::Renewed, &instance, extra, context.now_ms).await?;
     }
     Ok(Envelope::success())
 }

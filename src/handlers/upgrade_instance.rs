@@ -4,13 +4,18 @@
 //! upgrade order is recorded against the instance (`applied_orders`, `last_order_id`).
 
 use super::{Context, Outcome, not_found, released};
-use crate::domain::Transition;
+use crate::domain::{EventType, Transition};
 use crate::protocol::result::Envelope;
 use crate::protocol::v2::UpgradeInstance;
 use crate::store::{AppliedOrder, Transaction};
+use serde_json::json;
 
 pub async fn handle(context: &Context<'_>, tx: &mut dyn Transaction, request: UpgradeInstance) -> Outcome {
     if context.debug {
+        context
+            .feed
+            .debug_event(tx, EventType::Upgraded, &request.instance_id, json!({"upgradeOrderId": request.order_id}), context.now_ms)
+            .await?;
         return Ok(Envelope::success());
     }
     let Some(mut instance) = tx.lock_instance(&request.instance_id).await? else {
@@ -31,6 +36,8 @@ pub async fn handle(context: &Context<'_>, tx: &mut dyn Transaction, request: Up
     if first_time {
         instance.apply_upgrade(&request.order_id, context.now_ms);
         tx.update_instance(&instance).await?;
+        let extra = json!({"upgradeOrderId": request.order_id, "upgradeOrderLineId": request.order_line_id});
+        context.feed.instance_event(tx, EventType::Upgraded, &instance, extra, context.now_ms).await?;
     }
     Ok(Envelope::success())
 }

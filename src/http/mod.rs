@@ -31,6 +31,7 @@ pub struct Shared {
     pub provisioner: Arc<dyn Provisioner>,
     pub sealer: Sealer,
     pub audit: AuditSink,
+    pub feed: crate::handlers::feed::Feed,
 }
 
 impl std::ops::Deref for AppState {

@@ -150,7 +150,14 @@ async fn dispatch(app: &AppState, tx: &mut dyn crate::store::Transaction, fields
     let Some(activity) = Activity::parse(&activity_name) else {
         return Ok(Envelope::refusal(ResultCode::InvalidParam, format!("activity {activity_name:?} is not a supported V2 interface")));
     };
-    let context = Context { provisioner: app.provisioner.as_ref(), sealer: &app.sealer, debug: fields.test_flag()?, now_ms };
+    let context = Context {
+        provisioner: app.provisioner.as_ref(),
+        sealer: &app.sealer,
+        feed: &app.feed,
+        provision_horizon_ms: app.settings.provisioning.horizon_secs as i64 * 1000,
+        debug: fields.test_flag()?,
+        now_ms,
+    };
     handlers::dispatch(&context, tx, activity, fields).await
 }
 

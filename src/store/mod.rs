@@ -16,7 +16,7 @@ mod sqlite;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
-use crate::domain::{Instance, InstanceStatus, StoredAppInfo};
+use crate::domain::{Event, Instance, InstanceStatus, StoredAppInfo};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -103,6 +103,49 @@ impl AuditEntry {
     }
 }
 
+/// A background task to run (`jobs` table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    /// `webhook` or `provision`.
+    pub kind: String,
+    /// Jobs with the same key run one at a time, oldest first (e.g. the events of one instance).
+    pub ordering_key: Option<String>,
+    /// JSON.
+    pub payload: String,
+    pub run_after_ms: i64,
+    /// A failure after this makes the job dead instead of retrying it.
+    pub deadline_ms: i64,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub ordering_key: Option<String>,
+    pub payload: String,
+    /// `pending`, `running`, `done` or `dead`.
+    pub state: String,
+    /// Attempts started; also the fencing token of a claim (a stale worker cannot finish a reclaimed job).
+    pub attempts: i64,
+    pub run_after_ms: i64,
+    pub deadline_ms: i64,
+    pub locked_until_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// Filters and a cursor for listing instances.
+#[derive(Debug, Clone, Default)]
+pub struct InstanceFilter {
+    pub status: Option<String>,
+    pub order_id: Option<String>,
+    /// Only instances whose ID sorts after this (the previous page's last ID).
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
@@ -125,6 +168,28 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_for_order(&self, order_id: &str) -> Result<Vec<AuditEntry>, StoreError>;
     /// The orders applied to an instance, oldest first.
     async fn applied_orders(&self, instance_id: &str) -> Result<Vec<AppliedOrder>, StoreError>;
+    /// Every recorded call naming the instance, oldest first.
+    async fn audit_for_instance(&self, instance_id: &str) -> Result<Vec<AuditEntry>, StoreError>;
+    async fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<Instance>, StoreError>;
+    async fn event(&self, event_id: &str) -> Result<Option<Event>, StoreError>;
+    /// An instance's history, oldest first.
+    async fn events_for_instance(&self, instance_id: &str) -> Result<Vec<Event>, StoreError>;
+
+    /// Claims up to `limit` due jobs of the given kinds (pending and due, or running with an expired
+    /// lease) whose ordering key has no older unfinished job, marking them running until
+    /// `lease_until_ms`. Several nodes may claim at once: each job goes to one of them.
+    async fn claim_jobs(&self, kinds: &[&str], now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<Job>, StoreError>;
+    /// Marks a claimed job done; `false` if the claim was lost (lease expired and reclaimed).
+    async fn complete_job(&self, job: &Job, now_ms: i64) -> Result<bool, StoreError>;
+    /// Records a failed attempt: pending again from `retry_at_ms`, or dead when `None`.
+    async fn fail_job(&self, job: &Job, now_ms: i64, error: &str, retry_at_ms: Option<i64>) -> Result<bool, StoreError>;
+    /// Puts a dead job back in the queue with a new deadline; `false` if it is not dead.
+    async fn retry_job(&self, job_id: i64, now_ms: i64, deadline_ms: i64) -> Result<bool, StoreError>;
+    async fn job(&self, job_id: i64) -> Result<Option<Job>, StoreError>;
+    /// Jobs in `state` (any state if `None`) with an ID above `after`, oldest first.
+    async fn list_jobs(&self, state: Option<&str>, after: Option<i64>, limit: i64) -> Result<Vec<Job>, StoreError>;
+    /// Deletes done jobs last updated before `before_ms`; returns how many.
+    async fn purge_done_jobs(&self, before_ms: i64) -> Result<u64, StoreError>;
 }
 
 /// The primitives one callback's transaction needs. Dropping it without `commit` rolls back.
@@ -152,6 +217,8 @@ pub trait Transaction: Send {
     /// Writes the mutable fields of an instance.
     async fn update_instance(&mut self, instance: &Instance) -> Result<(), StoreError>;
     async fn insert_audit(&mut self, entry: &AuditEntry) -> Result<(), StoreError>;
+    async fn insert_event(&mut self, event: &Event) -> Result<(), StoreError>;
+    async fn enqueue(&mut self, job: &NewJob) -> Result<(), StoreError>;
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
@@ -260,6 +327,71 @@ impl From<AuditRow> for AuditEntry {
             response_body: row.response_body,
             request_headers: row.request_headers,
         }
+    }
+}
+
+const JOB_COLUMNS: &str = "id, kind, ordering_key, payload, state, attempts, run_after_ms, deadline_ms, locked_until_ms, last_error, created_at_ms, updated_at_ms";
+
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    id: i64,
+    kind: String,
+    ordering_key: Option<String>,
+    payload: String,
+    state: String,
+    attempts: i64,
+    run_after_ms: i64,
+    deadline_ms: i64,
+    locked_until_ms: Option<i64>,
+    last_error: Option<String>,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+}
+
+impl From<JobRow> for Job {
+    fn from(row: JobRow) -> Self {
+        Job {
+            id: row.id,
+            kind: row.kind,
+            ordering_key: row.ordering_key,
+            payload: row.payload,
+            state: row.state,
+            attempts: row.attempts,
+            run_after_ms: row.run_after_ms,
+            deadline_ms: row.deadline_ms,
+            locked_until_ms: row.locked_until_ms,
+            last_error: row.last_error,
+            created_at_ms: row.created_at_ms,
+            updated_at_ms: row.updated_at_ms,
+        }
+    }
+}
+
+const EVENT_COLUMNS: &str = "id, instance_id, type, occurred_at_ms, test_flag, data";
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: String,
+    instance_id: String,
+    r#type: String,
+    occurred_at_ms: i64,
+    test_flag: bool,
+    data: String,
+}
+
+impl TryFrom<EventRow> for Event {
+    type Error = StoreError;
+
+    fn try_from(row: EventRow) -> Result<Self, StoreError> {
+        let data = serde_json::from_str(&row.data).map_err(|e| StoreError::Corrupt(format!("event {} data: {e}", row.id)))?;
+        Ok(Event {
+            id: row.id,
+            instance_id: row.instance_id,
+            event_type: row.r#type,
+            occurred_at_ms: row.occurred_at_ms,
+            test_flag: row.test_flag,
+            data,
+        })
     }
 }
 

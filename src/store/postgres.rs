@@ -41,5 +41,6 @@ impl_sql_store!(
     backend: "postgres",
     begin: "BEGIN",
     lock: " FOR UPDATE",
+    skip_locked: " FOR UPDATE SKIP LOCKED",
     migrator: sqlx::migrate!("migrations/postgres")
 );

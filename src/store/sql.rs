@@ -7,9 +7,10 @@
 /// Implements [`super::Store`] for `$store` (a struct with a `pool: sqlx::Pool<$db>` field and an
 /// `async fn write_permit(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, StoreError>`) and
 /// [`super::Transaction`] for `$tx`. `$begin` is the statement that starts a callback's write
-/// transaction; `$lock` is appended to the SELECT that must hold an instance until commit.
+/// transaction; `$lock` is appended to the SELECT that must hold an instance until commit, and
+/// `$skip_locked` to the SELECT that picks jobs to claim (so concurrent claimers skip each other's rows).
 macro_rules! impl_sql_store {
-    (store: $store:ident, tx: $tx:ident, db: $db:ty, backend: $backend:literal, begin: $begin:literal, lock: $lock:literal, migrator: $migrator:expr) => {
+    (store: $store:ident, tx: $tx:ident, db: $db:ty, backend: $backend:literal, begin: $begin:literal, lock: $lock:literal, skip_locked: $skip_locked:literal, migrator: $migrator:expr) => {
         /// One callback's open transaction.
         pub struct $tx {
             tx: sqlx::Transaction<'static, $db>,
@@ -90,6 +91,137 @@ macro_rules! impl_sql_store {
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn audit_for_instance(&self, instance_id: &str) -> Result<Vec<$crate::store::AuditEntry>, $crate::store::StoreError> {
+                let sql = format!("SELECT {} FROM audit_log WHERE instance_id = $1 ORDER BY id", $crate::store::AUDIT_COLUMNS);
+                let rows: Vec<$crate::store::AuditRow> = sqlx::query_as(&sql).bind(instance_id).fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn list_instances(&self, filter: &$crate::store::InstanceFilter) -> Result<Vec<$crate::domain::Instance>, $crate::store::StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM instances WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) AND (CAST($2 AS TEXT) IS NULL OR order_id = $2) \
+                     AND instance_id > $3 ORDER BY instance_id LIMIT $4",
+                    $crate::store::INSTANCE_COLUMNS
+                );
+                let rows: Vec<$crate::store::InstanceRow> = sqlx::query_as(&sql)
+                    .bind(&filter.status)
+                    .bind(&filter.order_id)
+                    .bind(filter.after.as_deref().unwrap_or(""))
+                    .bind(filter.limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn event(&self, event_id: &str) -> Result<Option<$crate::domain::Event>, $crate::store::StoreError> {
+                let sql = format!("SELECT {} FROM events WHERE id = $1", $crate::store::EVENT_COLUMNS);
+                let row: Option<$crate::store::EventRow> = sqlx::query_as(&sql).bind(event_id).fetch_optional(&self.pool).await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn events_for_instance(&self, instance_id: &str) -> Result<Vec<$crate::domain::Event>, $crate::store::StoreError> {
+                let sql = format!("SELECT {} FROM events WHERE instance_id = $1 ORDER BY seq", $crate::store::EVENT_COLUMNS);
+                let rows: Vec<$crate::store::EventRow> = sqlx::query_as(&sql).bind(instance_id).fetch_all(&self.pool).await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn claim_jobs(&self, kinds: &[&str], now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<$crate::store::Job>, $crate::store::StoreError> {
+                if kinds.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let _write_permit = self.write_permit().await?;
+                let kind_params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 4)).collect();
+                let sql = format!(
+                    "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until_ms = $2, updated_at_ms = $1 \
+                     WHERE id IN (SELECT j.id FROM jobs j \
+                       WHERE ((j.state = 'pending' AND j.run_after_ms <= $1) OR (j.state = 'running' AND j.locked_until_ms <= $1)) \
+                       AND j.kind IN ({}) \
+                       AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.ordering_key = j.ordering_key AND e.id < j.id AND e.state IN ('pending', 'running')) \
+                       ORDER BY j.id LIMIT $3{}) \
+                     RETURNING {}",
+                    kind_params.join(", "),
+                    $skip_locked,
+                    $crate::store::JOB_COLUMNS
+                );
+                let mut query = sqlx::query_as::<_, $crate::store::JobRow>(&sql).bind(now_ms).bind(lease_until_ms).bind(limit);
+                for kind in kinds {
+                    query = query.bind(*kind);
+                }
+                let rows = query.fetch_all(&self.pool).await?;
+                let mut jobs: Vec<$crate::store::Job> = rows.into_iter().map(Into::into).collect();
+                jobs.sort_by_key(|job| job.id);
+                Ok(jobs)
+            }
+
+            async fn complete_job(&self, job: &$crate::store::Job, now_ms: i64) -> Result<bool, $crate::store::StoreError> {
+                let _write_permit = self.write_permit().await?;
+                let done = sqlx::query(
+                    "UPDATE jobs SET state = 'done', locked_until_ms = NULL, last_error = NULL, updated_at_ms = $3 \
+                     WHERE id = $1 AND attempts = $2 AND state = 'running'",
+                )
+                .bind(job.id)
+                .bind(job.attempts)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn fail_job(&self, job: &$crate::store::Job, now_ms: i64, error: &str, retry_at_ms: Option<i64>) -> Result<bool, $crate::store::StoreError> {
+                let _write_permit = self.write_permit().await?;
+                let state = if retry_at_ms.is_some() { "pending" } else { "dead" };
+                let error: String = error.replace('\0', "\u{FFFD}").chars().take(2000).collect();
+                let done = sqlx::query(
+                    "UPDATE jobs SET state = $4, run_after_ms = $5, locked_until_ms = NULL, last_error = $6, updated_at_ms = $3 \
+                     WHERE id = $1 AND attempts = $2 AND state = 'running'",
+                )
+                .bind(job.id)
+                .bind(job.attempts)
+                .bind(now_ms)
+                .bind(state)
+                .bind(retry_at_ms.unwrap_or(job.run_after_ms))
+                .bind(error)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn retry_job(&self, job_id: i64, now_ms: i64, deadline_ms: i64) -> Result<bool, $crate::store::StoreError> {
+                let _write_permit = self.write_permit().await?;
+                let done = sqlx::query(
+                    "UPDATE jobs SET state = 'pending', run_after_ms = $2, deadline_ms = $3, locked_until_ms = NULL, updated_at_ms = $2 \
+                     WHERE id = $1 AND state = 'dead'",
+                )
+                .bind(job_id)
+                .bind(now_ms)
+                .bind(deadline_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn job(&self, job_id: i64) -> Result<Option<$crate::store::Job>, $crate::store::StoreError> {
+                let sql = format!("SELECT {} FROM jobs WHERE id = $1", $crate::store::JOB_COLUMNS);
+                let row: Option<$crate::store::JobRow> = sqlx::query_as(&sql).bind(job_id).fetch_optional(&self.pool).await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn list_jobs(&self, state: Option<&str>, after: Option<i64>, limit: i64) -> Result<Vec<$crate::store::Job>, $crate::store::StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM jobs WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) AND id > $2 ORDER BY id LIMIT $3",
+                    $crate::store::JOB_COLUMNS
+                );
+                let rows: Vec<$crate::store::JobRow> =
+                    sqlx::query_as(&sql).bind(state).bind(after.unwrap_or(0)).bind(limit).fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn purge_done_jobs(&self, before_ms: i64) -> Result<u64, $crate::store::StoreError> {
+                let _write_permit = self.write_permit().await?;
+                let done = sqlx::query("DELETE FROM jobs WHERE state = 'done' AND updated_at_ms < $1").bind(before_ms).execute(&self.pool).await?;
+                Ok(done.rows_affected())
             }
         }
 
@@ -237,6 +369,35 @@ macro_rules! impl_sql_store {
 
             async fn insert_audit(&mut self, entry: &$crate::store::AuditEntry) -> Result<(), $crate::store::StoreError> {
                 insert_audit_query(&entry.scrubbed()).execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn insert_event(&mut self, event: &$crate::domain::Event) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("INSERT INTO events (id, instance_id, type, occurred_at_ms, test_flag, data) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(&event.id)
+                    .bind(event.instance_id.replace('\0', "\u{FFFD}"))
+                    .bind(&event.event_type)
+                    .bind(event.occurred_at_ms)
+                    .bind(event.test_flag)
+                    .bind(event.data.to_string())
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn enqueue(&mut self, job: &$crate::store::NewJob) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(
+                    "INSERT INTO jobs (kind, ordering_key, payload, state, attempts, run_after_ms, deadline_ms, created_at_ms, updated_at_ms) \
+                     VALUES ($1, $2, $3, 'pending', 0, $4, $5, $6, $6)",
+                )
+                .bind(&job.kind)
+                .bind(&job.ordering_key)
+                .bind(&job.payload)
+                .bind(job.run_after_ms)
+                .bind(job.deadline_ms)
+                .bind(job.created_at_ms)
+                .execute(&mut *self.tx)
+                .await?;
                 Ok(())
             }
 

@@ -56,5 +56,6 @@ impl_sql_store!(
     backend: "sqlite",
     begin: "BEGIN IMMEDIATE",
     lock: "",
+    skip_locked: "",
     migrator: sqlx::migrate!("migrations/sqlite")
 );

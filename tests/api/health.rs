@@ -1,7 +1,7 @@
 use crate::helpers::*;
 use crate::store_tests;
-use koogate::domain::Instance;
-use koogate::store::{AppliedOrder, AuditEntry, OrderLineClaim, Store, StoreError, Transaction};
+use koogate::domain::{Event, Instance};
+use koogate::store::{AppliedOrder, AuditEntry, InstanceFilter, Job, NewJob, OrderLineClaim, Store, StoreError, Transaction};
 use serde_json::json;
 use sqlx::Connection;
 use std::sync::Arc;
@@ -67,6 +67,39 @@ impl Store for FailingAudit {
     async fn applied_orders(&self, id: &str) -> Result<Vec<AppliedOrder>, StoreError> {
         self.0.applied_orders(id).await
     }
+    async fn audit_for_instance(&self, id: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        self.0.audit_for_instance(id).await
+    }
+    async fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<Instance>, StoreError> {
+        self.0.list_instances(filter).await
+    }
+    async fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
+        self.0.event(id).await
+    }
+    async fn events_for_instance(&self, id: &str) -> Result<Vec<Event>, StoreError> {
+        self.0.events_for_instance(id).await
+    }
+    async fn claim_jobs(&self, kinds: &[&str], now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<Job>, StoreError> {
+        self.0.claim_jobs(kinds, now_ms, lease_until_ms, limit).await
+    }
+    async fn complete_job(&self, job: &Job, now_ms: i64) -> Result<bool, StoreError> {
+        self.0.complete_job(job, now_ms).await
+    }
+    async fn fail_job(&self, job: &Job, now_ms: i64, error: &str, retry_at_ms: Option<i64>) -> Result<bool, StoreError> {
+        self.0.fail_job(job, now_ms, error, retry_at_ms).await
+    }
+    async fn retry_job(&self, id: i64, now_ms: i64, deadline_ms: i64) -> Result<bool, StoreError> {
+        self.0.retry_job(id, now_ms, deadline_ms).await
+    }
+    async fn job(&self, id: i64) -> Result<Option<Job>, StoreError> {
+        self.0.job(id).await
+    }
+    async fn list_jobs(&self, state: Option<&str>, after: Option<i64>, limit: i64) -> Result<Vec<Job>, StoreError> {
+        self.0.list_jobs(state, after, limit).await
+    }
+    async fn purge_done_jobs(&self, before_ms: i64) -> Result<u64, StoreError> {
+        self.0.purge_done_jobs(before_ms).await
+    }
 }
 
 #[async_trait::async_trait]
@@ -94,6 +127,12 @@ impl Transaction for FailingAuditTx {
     }
     async fn insert_audit(&mut self, _: &AuditEntry) -> Result<(), StoreError> {
         Err(StoreError::Corrupt("injected failure".into()))
+    }
+    async fn insert_event(&mut self, event: &Event) -> Result<(), StoreError> {
+        self.0.insert_event(event).await
+    }
+    async fn enqueue(&mut self, job: &NewJob) -> Result<(), StoreError> {
+        self.0.enqueue(job).await
     }
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         self.0.commit().await

@@ -104,6 +104,8 @@ impl Drop for TestDb {
 
 pub struct TestApp {
     pub address: String,
+    /// The admin listener's base URL, when `admin.token` is set.
+    pub admin_address: Option<String>,
     /// The production address (base path included, no query).
     pub url: String,
     pub client: reqwest::Client,
@@ -115,6 +117,7 @@ pub struct TestApp {
 pub fn test_settings(database_url: &str) -> Settings {
     let mut settings = Settings::load(None).unwrap();
     settings.server.listen = "127.0.0.1:0".into();
+    settings.admin.listen = "127.0.0.1:0".into();
     settings.database.url = database_url.into();
     settings.database.max_connections = 5;
     settings.keys.basic = serde_json::from_value(json!([BASIC_KEY])).unwrap();
@@ -148,13 +151,14 @@ impl TestApp {
         let store = koogate::startup::open_store(&settings).await.expect("the store opens");
         let app = Application::build_with_store(settings, wrap(store)).await.expect("the application starts");
         let address = format!("http://{}", app.local_addr());
+        let admin_address = app.admin_addr().map(|a| format!("http://{a}"));
         let store = app.store();
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run(async {
             let _ = stopped.await;
         }));
         let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap();
-        TestApp { url: format!("{address}{base_path}"), address, client, store, db, shutdown: Some(shutdown) }
+        TestApp { url: format!("{address}{base_path}"), address, admin_address, client, store, db, shutdown: Some(shutdown) }
     }
 
     /// The URL with a fresh nonce, the current timestamp and the signature of `body` under `key`.

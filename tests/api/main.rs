@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod admin;
 mod audit;
 mod health;
 mod lifecycle;
@@ -11,3 +12,4 @@ mod query_instance;
 mod security;
 mod sim;
 mod store_contract;
+mod webhooks;

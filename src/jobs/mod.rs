@@ -1,0 +1,148 @@
+//! The background worker: runs the durable jobs of the `jobs` table (event deliveries, asynchronous
+//! provisioning) on every node.
+//!
+//! Jobs are claimed in the database (`FOR UPDATE SKIP LOCKED` on Postgres, the single writer on SQLite)
+//! with a lease, so several nodes share the work without running a job twice at once, and a crashed
+//! node's jobs are taken over when their lease expires. A failed attempt is retried with exponential
+//! backoff and jitter until the job's deadline; then the job is dead, visible to operators
+//! (`koogate jobs list`, the admin API) and retryable. Delivery is therefore at-least-once: receivers
+//! deduplicate by event ID.
+
+mod deliver;
+mod provision;
+
+use crate::config::Settings;
+use crate::crypto::Sealer;
+use crate::handlers::feed::{Feed, PROVISION_JOB, WEBHOOK_JOB};
+use crate::marketplace::MarketplaceClient;
+use crate::store::{Job, Store};
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The job kinds this worker runs.
+const KINDS: [&str; 2] = [WEBHOOK_JOB, PROVISION_JOB];
+
+/// Everything a job needs; shared by the worker's concurrent attempts.
+pub struct Worker {
+    store: Arc<dyn Store>,
+    settings: Settings,
+    http: reqwest::Client,
+    /// The Standard Webhooks key (`webhook.secret`), when set.
+    signing_key: Option<Vec<u8>>,
+    sealer: Sealer,
+    feed: Feed,
+    marketplace: Option<MarketplaceClient>,
+}
+
+impl Worker {
+    pub fn new(store: Arc<dyn Store>, settings: Settings, sealer: Sealer, feed: Feed) -> anyhow::Result<Worker> {
+        let signing_key = settings.webhook.secret.as_ref().map(crate::webhook::signing_key).transpose()?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(settings.webhook.timeout_secs))
+            .user_agent(concat!("koogate/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        // Order details are fetched only when the open APIs are configured.
+        let marketplace = MarketplaceClient::new(&settings.marketplace).ok();
+        Ok(Worker { store, settings, http, signing_key, sealer, feed, marketplace })
+    }
+
+    /// Runs until `shutdown` turns true, then finishes the attempts in flight.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let worker = Arc::new(self);
+        let poll = Duration::from_millis(worker.settings.jobs.poll_interval_ms);
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let claimed = worker.claim().await;
+            if claimed.is_empty() {
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            futures::future::join_all(claimed.into_iter().map(|job| {
+                let worker = worker.clone();
+                async move { worker.attempt(job).await }
+            }))
+            .await;
+        }
+    }
+
+    async fn claim(&self) -> Vec<Job> {
+        let now = crate::now_ms();
+        let lease = self.settings.jobs.lease_secs as i64 * 1000;
+        match self.store.claim_jobs(&KINDS, now, now + lease, self.settings.jobs.batch as i64).await {
+            Ok(jobs) => jobs,
+            Err(error) => {
+                tracing::warn!(%error, "claiming jobs failed");
+                Vec::new()
+            }
+        }
+    }
+
+    /// One attempt of one job, and its bookkeeping.
+    async fn attempt(&self, job: Job) {
+        let result = match job.kind.as_str() {
+            WEBHOOK_JOB => self.deliver(&job).await,
+            PROVISION_JOB => self.provision(&job).await,
+            other => Err(format!("no handler for job kind {other:?}")),
+        };
+        let now = crate::now_ms();
+        let recorded = match result {
+            Ok(()) => self.store.complete_job(&job, now).await,
+            Err(error) => {
+                let retry_at = now + self.backoff(job.attempts).as_millis() as i64;
+                if retry_at <= job.deadline_ms {
+                    tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, %error, "job failed; will retry");
+                    self.store.fail_job(&job, now, &error, Some(retry_at)).await
+                } else {
+                    tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, %error, "job failed past its deadline: dead");
+                    let dead = self.store.fail_job(&job, now, &error, None).await;
+                    if matches!(dead, Ok(true)) && job.kind == PROVISION_JOB {
+                        self.provisioning_gave_up(&job, &error).await;
+                    }
+                    dead
+                }
+            }
+        };
+        match recorded {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(job = job.id, "job outcome not recorded: its lease expired and another claimer took it"),
+            Err(error) => tracing::warn!(job = job.id, %error, "recording a job outcome failed; the job will run again"),
+        }
+    }
+
+    /// Exponential backoff with jitter: base × 2^(attempt−1), between half and all of it, capped.
+    fn backoff(&self, attempts: i64) -> Duration {
+        let jobs = &self.settings.jobs;
+        let exponent = attempts.clamp(1, 30) as u32 - 1;
+        let delay_ms = jobs.retry_base_ms.max(1).saturating_mul(1 << exponent.min(20)).min(jobs.retry_max_secs * 1000);
+        Duration::from_millis(delay_ms).mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+    }
+
+    /// Signs and POSTs a JSON body to the merchant's application, Standard Webhooks style.
+    async fn post_signed(&self, url: &str, message_id: &str, body: &[u8]) -> Result<reqwest::Response, String> {
+        let key = self.signing_key.as_deref().ok_or("webhook.secret is not set")?;
+        let timestamp = crate::now_ms() / 1000;
+        self.http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", message_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", crate::webhook::signature(key, message_id, timestamp, body))
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(|e| if e.is_timeout() { "timed out".to_owned() } else { format!("request failed: {}", e.without_url()) })
+    }
+}
+
+/// Starts the worker in the background; stop it by sending `true`.
+pub fn spawn(worker: Worker) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = watch::channel(false);
+    (stop, tokio::spawn(worker.run(stopped)))
+}

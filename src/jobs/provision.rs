@@ -1,0 +1,116 @@
+//! Asynchronous provisioning (`provisioning.mode = "webhook"`): ask the merchant's application to
+//! create the tenant and answer its `appInfo`.
+//!
+//! Request: POST `provisioning.endpoint`, signed like the event feed, body `{"id", "type":
+//! "instance.provision", "occurredAt", "instanceId", "data": {instance…, "order": <order query answer or
+//! null>}}`. Answer: 2xx with `{"frontEndUrl", "adminUrl", "userName", "password", "memo"}`
+//! (`frontEndUrl` required; the marketplace's lengths apply). Until it succeeds `queryInstance` answers
+//! `000004`; when the job dies the instance is `failed` (`000005`), and retrying the job from the admin
+//! API or `koogate jobs retry` can still bring it to `active`.
+
+use super::Worker;
+use crate::domain::{EventType, InstanceStatus, StoredAppInfo};
+use crate::handlers::feed::instance_data;
+use crate::store::Job;
+use serde_json::{Value, json};
+
+/// The marketplace's limits for `appInfo` members (saas-v2.md §4).
+const LIMITS: [(&str, usize); 5] = [("frontEndUrl", 512), ("adminUrl", 512), ("userName", 128), ("password", 128), ("memo", 1024)];
+
+impl Worker {
+    pub(super) async fn provision(&self, job: &Job) -> Result<(), String> {
+        let instance_id = instance_id_of(job)?;
+        let Some(instance) = self.store.instance(&instance_id).await.map_err(|e| e.to_string())? else {
+            return Ok(()); // nothing left to provision
+        };
+        if !matches!(instance.status, InstanceStatus::Provisioning | InstanceStatus::Failed) {
+            return Ok(()); // provisioned (or released) meanwhile
+        }
+        let order = match &self.marketplace {
+            Some(client) => {
+                let order =
+                    client.query_order(&instance.order_id, Some(&instance.order_line_id)).await.map_err(|e| format!("order query: {e}"))?;
+                serde_json::to_value(order).expect("orders serialise")
+            }
+            None => Value::Null,
+        };
+        let mut data = instance_data(&instance);
+        data.insert("order".into(), order);
+        let message_id = format!("provision-{}-{}", job.id, job.attempts);
+        let body = json!({
+            "id": message_id,
+            "type": "instance.provision",
+            "occurredAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "instanceId": instance.instance_id,
+            "data": data,
+        });
+        let bytes = serde_json::to_vec(&body).expect("bodies serialise");
+        let response = self.post_signed(&self.settings.provisioning.endpoint, &message_id, &bytes).await?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("application answered HTTP {}", status.as_u16()));
+        }
+        let answer: Value = response.json().await.map_err(|_| "application's answer is not JSON".to_owned())?;
+        let app_info = self.app_info(&instance_id, &answer)?;
+        self.complete_provisioning(&instance_id, app_info).await
+    }
+
+    /// Validates the application's answer and seals its password.
+    fn app_info(&self, instance_id: &str, answer: &Value) -> Result<StoredAppInfo, String> {
+        let text = |name: &str| answer.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+        for (name, max) in LIMITS {
+            if text(name).is_some_and(|value| value.chars().map(|c| if c.is_ascii() { 1 } else { 6 * c.len_utf16() }).sum::<usize>() > max)
+            {
+                return Err(format!("application's {name} exceeds the marketplace's {max} characters"));
+            }
+        }
+        let front_end_url = text("frontEndUrl").ok_or("application's answer has no frontEndUrl")?;
+        Ok(StoredAppInfo {
+            front_end_url,
+            admin_url: text("adminUrl"),
+            user_name: text("userName"),
+            password_sealed: text("password").map(|p| self.sealer.seal(&p, instance_id)),
+            memo: text("memo"),
+        })
+    }
+
+    async fn complete_provisioning(&self, instance_id: &str, app_info: StoredAppInfo) -> Result<(), String> {
+        let now = crate::now_ms();
+        let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
+        let Some(mut instance) = tx.lock_instance(instance_id).await.map_err(|e| e.to_string())? else { return Ok(()) };
+        if matches!(instance.status, InstanceStatus::Provisioning | InstanceStatus::Failed) {
+            instance.app_info = Some(app_info);
+            instance.move_to(InstanceStatus::Active, now);
+            tx.update_instance(&instance).await.map_err(|e| e.to_string())?;
+            self.feed.instance_event(tx.as_mut(), EventType::Provisioned, &instance, json!({}), now).await.map_err(|e| e.to_string())?;
+        }
+        tx.commit().await.map_err(|e| e.to_string())
+    }
+
+    /// The provisioning job died: the instance is failed, and the application is told.
+    pub(super) async fn provisioning_gave_up(&self, job: &Job, error: &str) {
+        let result: Result<(), String> = async {
+            let instance_id = instance_id_of(job)?;
+            let now = crate::now_ms();
+            let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
+            if let Some(mut instance) = tx.lock_instance(&instance_id).await.map_err(|e| e.to_string())? {
+                if instance.status == InstanceStatus::Provisioning {
+                    instance.move_to(InstanceStatus::Failed, now);
+                    tx.update_instance(&instance).await.map_err(|e| e.to_string())?;
+                    let extra = json!({"error": error});
+                    self.feed.instance_event(tx.as_mut(), EventType::Failed, &instance, extra, now).await.map_err(|e| e.to_string())?;
+                }
+            }
+            tx.commit().await.map_err(|e| e.to_string())
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::error!(job = job.id, %error, "could not mark the instance failed");
+        }
+    }
+}
+
+fn instance_id_of(job: &Job) -> Result<String, String> {
+    let payload: Value = serde_json::from_str(&job.payload).map_err(|e| format!("bad job payload: {e}"))?;
+    payload["instanceId"].as_str().map(str::to_owned).ok_or_else(|| "job payload has no instanceId".into())
+}

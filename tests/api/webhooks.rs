@@ -1,0 +1,310 @@
+//! The signed event feed and asynchronous provisioning, end to end, on both stores.
+
+use crate::helpers::*;
+use crate::store_tests;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// 32 bytes of key, Base64: what `openssl rand -base64 32` gives.
+pub const SECRET: &str = "whsec_dGVzdC13ZWJob29rLXNlY3JldC0wMTIzNDU2Nzg5YWI=";
+
+/// One delivery as the receiver saw it.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: String,
+    pub signature_valid: bool,
+    pub body: Value,
+}
+
+/// Verifies a delivery the way a receiver using a Standard Webhooks library would (independently of
+/// koogate's own signing code).
+fn verify(headers: &HeaderMap, body: &[u8]) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let (id, timestamp) = (header("webhook-id"), header("webhook-timestamp"));
+    let Ok(seconds) = timestamp.parse::<i64>() else { return false };
+    if (koogate::now_ms() / 1000 - seconds).abs() > 300 {
+        return false;
+    }
+    let key = base64::engine::general_purpose::STANDARD.decode(SECRET.trim_start_matches("whsec_")).unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    let expected = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
+    header("webhook-signature").split(' ').any(|candidate| candidate == expected)
+}
+
+/// A test receiver of the event feed (or the provisioning endpoint), on a fixed port so it can be
+/// stopped and started again.
+pub struct Receiver {
+    pub port: u16,
+    pub deliveries: Arc<Mutex<Vec<Delivery>>>,
+    /// Non-zero: answer this status instead of 204 (the application failing).
+    pub fail_with: Arc<AtomicU16>,
+    /// What a provisioning request is answered with.
+    pub answer: Value,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+type ReceiverState = (Arc<Mutex<Vec<Delivery>>>, Arc<AtomicU16>, Value);
+
+impl Receiver {
+    pub async fn start(answer: Value) -> Receiver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut receiver = Receiver { port, deliveries: Arc::default(), fail_with: Arc::default(), answer, server: None };
+        receiver.resume().await;
+        receiver
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+
+    /// Starts listening again on the same port.
+    pub async fn resume(&mut self) {
+        let state: ReceiverState = (self.deliveries.clone(), self.fail_with.clone(), self.answer.clone());
+        let handler = |State((deliveries, fail_with, answer)): State<ReceiverState>, headers: HeaderMap, body: axum::body::Bytes| async move {
+            let failing = fail_with.load(Ordering::SeqCst);
+            if failing != 0 {
+                return (StatusCode::from_u16(failing).unwrap(), axum::Json(json!({})));
+            }
+            let delivery = Delivery {
+                id: headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
+                signature_valid: verify(&headers, &body),
+                body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            };
+            deliveries.lock().unwrap().push(delivery);
+            (StatusCode::OK, axum::Json(answer))
+        };
+        let router = axum::Router::new().route("/hook", axum::routing::post(handler)).with_state(state);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+        self.server = Some(tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        }));
+    }
+
+    /// Stops listening: deliveries fail with connection refused until `resume`.
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+            let _ = server.await;
+        }
+    }
+
+    pub fn events(&self) -> Vec<Delivery> {
+        self.deliveries.lock().unwrap().clone()
+    }
+
+    /// Waits until `count` deliveries arrived (or 20 s passed) and returns them.
+    pub async fn wait_for(&self, count: usize) -> Vec<Delivery> {
+        for _ in 0..400 {
+            if self.events().len() >= count {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.events()
+    }
+}
+
+/// Settings for an app that delivers its events to `receiver` and retries quickly.
+pub fn deliver_to(receiver: &Receiver) -> impl FnOnce(&mut koogate::config::Settings) + use<> {
+    let url = receiver.url();
+    move |s| {
+        s.webhook.url = url;
+        s.webhook.secret = Some(SECRET.into());
+        s.jobs.retry_base_ms = 100;
+        s.jobs.retry_max_secs = 1;
+        s.jobs.poll_interval_ms = 50;
+    }
+}
+
+fn types(deliveries: &[Delivery]) -> Vec<String> {
+    deliveries.iter().map(|d| d.body["type"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+async fn lifecycle_calls(app: &TestApp, id: &str) {
+    let calls = [
+        json!({"activity": "refreshInstance", "instanceId": id, "scene": "RENEWAL", "orderId": "R-1", "orderLineId": "R-1-1", "expireTime": "20300101000000"}),
+        json!({"activity": "updateInstanceStatus", "instanceId": id, "status": "FREEZE"}),
+        json!({"activity": "updateInstanceStatus", "instanceId": id, "status": "UNFREEZE"}),
+        json!({"activity": "upgradeInstance", "instanceId": id, "orderId": "U-1", "orderLineId": "U-1-1"}),
+        json!({"activity": "releaseInstance", "instanceId": id}),
+    ];
+    for call in calls {
+        assert_eq!(code(&app.call(call).await), "000000");
+    }
+}
+
+const LIFECYCLE: [&str; 6] =
+    ["instance.created", "instance.renewed", "instance.frozen", "instance.unfrozen", "instance.upgraded", "instance.released"];
+
+async fn a_whole_lifecycle_arrives_signed_and_in_order(kind: StoreKind) {
+    let receiver = Receiver::start(json!({})).await;
+    let app = TestApp::spawn_with(kind, deliver_to(&receiver)).await;
+    let (id, order) = create_instance(&app).await;
+    lifecycle_calls(&app, &id).await;
+    let deliveries = receiver.wait_for(6).await;
+    assert_eq!(types(&deliveries), LIFECYCLE);
+    assert!(deliveries.iter().all(|d| d.signature_valid), "{deliveries:?}");
+    let ids: std::collections::HashSet<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids.len(), 6, "every event has its own id");
+    let created = &deliveries[0].body;
+    assert_eq!(created["id"], deliveries[0].id.as_str(), "webhook-id is the event id");
+    assert_eq!(created["instanceId"], id.as_str());
+    assert_eq!((created["data"]["orderId"].as_str(), created["data"]["status"].as_str()), (Some(order.as_str()), Some("active")));
+    assert_eq!(created["data"]["appInfo"]["password"].as_str().map(str::len), Some(20), "the initial credentials reach the application");
+    assert!(created["occurredAt"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(deliveries[1].body["data"]["expireTime"], "20300101000000");
+    assert_eq!(deliveries[5].body["data"]["status"], "released");
+    // The events are the instance's history too; the stored copy holds no password.
+    let history = app.store.events_for_instance(&id).await.unwrap();
+    assert_eq!(history.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(), LIFECYCLE);
+    assert!(!history[0].data.to_string().contains("password"));
+    // Debug calls produce no events unless asked to.
+    app.call(json!({"activity": "updateInstanceStatus", "instanceId": "made-up", "status": "FREEZE", "testFlag": "1"})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.events().len(), 6);
+}
+
+async fn nothing_is_lost_while_the_receiver_is_down(kind: StoreKind) {
+    let mut receiver = Receiver::start(json!({})).await;
+    let app = TestApp::spawn_with(kind, deliver_to(&receiver)).await;
+    receiver.stop().await;
+    let (id, _) = create_instance(&app).await;
+    lifecycle_calls(&app, &id).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(receiver.events().is_empty());
+    receiver.resume().await;
+    let deliveries = receiver.wait_for(6).await;
+    assert_eq!(types(&deliveries), LIFECYCLE, "all delivered, in order");
+    // A receiver answering errors is retried the same way.
+    receiver.fail_with.store(503, Ordering::SeqCst);
+    let (second, _) = create_instance(&app).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    receiver.fail_with.store(0, Ordering::SeqCst);
+    let deliveries = receiver.wait_for(7).await;
+    assert_eq!(deliveries[6].body["instanceId"], second.as_str());
+}
+
+async fn two_nodes_deliver_each_event_once(kind: StoreKind) {
+    let receiver = Receiver::start(json!({})).await;
+    let node_a = TestApp::spawn_with(kind, deliver_to(&receiver)).await;
+    let node_b = TestApp::spawn_wrapped(node_a.db.clone(), deliver_to(&receiver), |store| store).await;
+    for i in 0..12 {
+        let node = if i % 2 == 0 { &node_a } else { &node_b };
+        create_instance(node).await;
+    }
+    let deliveries = receiver.wait_for(12).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let deliveries_after = receiver.events();
+    assert_eq!(deliveries.len(), 12);
+    assert_eq!(deliveries_after.len(), 12, "no event delivered twice");
+    let ids: std::collections::HashSet<String> = deliveries_after.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(ids.len(), 12);
+}
+
+async fn webhook_provisioning_end_to_end(kind: StoreKind) {
+    use koogate::sim::platform::{Platform, PlatformConfig, periodic_order};
+    let platform = Platform::start(PlatformConfig { ak: "PROVAK".into(), sk: "provisioning-sk".into(), usage_key: None }, "127.0.0.1:0")
+        .await
+        .unwrap();
+    let application =
+        Receiver::start(json!({"frontEndUrl": "https://tenant.example.com/", "userName": "owner", "password": "app-chosen-pw"})).await;
+    let feed = Receiver::start(json!({})).await;
+    let (platform_url, application_url) = (platform.url(), application.url());
+    let deliver = deliver_to(&feed);
+    let app = TestApp::spawn_with(kind, move |s| {
+        deliver(s);
+        s.provisioning.mode = koogate::config::ProvisioningMode::Webhook;
+        s.provisioning.endpoint = application_url;
+        s.marketplace.api_base = platform_url;
+        s.marketplace.fallback_base = String::new();
+        s.marketplace.ak = "PROVAK".into();
+        s.marketplace.sk = Some("provisioning-sk".into());
+    })
+    .await;
+    let order = order_id();
+    platform.add_order(periodic_order(&order, "NEW", "20301231235959"));
+    let answer = app.call(new_instance(&order)).await;
+    assert_eq!(code(&answer), "000004", "{answer}");
+    let id = answer["instanceId"].as_str().unwrap().to_owned();
+    let mut query = json!({});
+    for _ in 0..200 {
+        query = app.call(json!({"activity": "queryInstance", "instanceId": id})).await;
+        if code(&query) != "000004" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(code(&query), "000000", "{query}");
+    assert_eq!(query["info"][0]["appInfo"]["frontEndUrl"], "https://tenant.example.com/");
+    assert_eq!(query["info"][0]["appInfo"]["password"], "app-chosen-pw");
+    // The application got a signed request carrying the marketplace's order.
+    let requests = application.events();
+    assert_eq!(requests.len(), 1);
+    assert!(requests[0].signature_valid);
+    assert_eq!(requests[0].body["type"], "instance.provision");
+    assert_eq!(requests[0].body["data"]["order"]["orderId"], order.as_str());
+    assert!(platform.received().iter().any(|call| call.api == "order_query" && call.authenticated));
+    // A redelivered newInstance now answers success with the same instance.
+    assert_eq!(app.call(new_instance(&order)).await["resultCode"], "000000");
+    let deliveries = feed.wait_for(2).await;
+    assert_eq!(types(&deliveries), ["instance.created", "instance.provisioned"]);
+}
+
+async fn an_application_that_keeps_failing_leaves_a_failed_instance_and_a_retryable_job(kind: StoreKind) {
+    let application = Receiver::start(json!({"frontEndUrl": "https://late.example.com/"})).await;
+    application.fail_with.store(500, Ordering::SeqCst);
+    let endpoint = application.url();
+    let app = TestApp::spawn_with(kind, move |s| {
+        s.webhook.secret = Some(SECRET.into());
+        s.provisioning.mode = koogate::config::ProvisioningMode::Webhook;
+        s.provisioning.endpoint = endpoint;
+        s.provisioning.horizon_secs = 1;
+        s.jobs.retry_base_ms = 100;
+        s.jobs.poll_interval_ms = 50;
+    })
+    .await;
+    let answer = app.call(new_instance(&order_id())).await;
+    let id = answer["instanceId"].as_str().unwrap().to_owned();
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = app.store.instance(&id).await.unwrap().unwrap().status.as_str().to_owned();
+        if status == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "failed");
+    let query = app.call(json!({"activity": "queryInstance", "instanceId": id})).await;
+    assert_eq!(code(&query), "000005");
+    let dead = app.store.list_jobs(Some("dead"), None, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].last_error.as_deref().unwrap().contains("HTTP 500"), "{:?}", dead[0].last_error);
+    // The operator fixes the application and retries the job.
+    application.fail_with.store(0, Ordering::SeqCst);
+    assert!(app.store.retry_job(dead[0].id, koogate::now_ms(), koogate::now_ms() + 60_000).await.unwrap());
+    for _ in 0..100 {
+        if app.store.instance(&id).await.unwrap().unwrap().status.as_str() == "active" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(code(&app.call(json!({"activity": "queryInstance", "instanceId": id})).await), "000000");
+    let history: Vec<String> = app.store.events_for_instance(&id).await.unwrap().into_iter().map(|e| e.event_type).collect();
+    assert_eq!(history, ["instance.created", "instance.failed", "instance.provisioned"]);
+}
+
+store_tests!(
+    a_whole_lifecycle_arrives_signed_and_in_order,
+    nothing_is_lost_while_the_receiver_is_down,
+    two_nodes_deliver_each_event_once,
+    webhook_provisioning_end_to_end,
+    an_application_that_keeps_failing_leaves_a_failed_instance_and_a_retryable_job,
+);
