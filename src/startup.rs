@@ -70,7 +70,11 @@ impl Application {
             None => None,
         };
         let (audit, audit_writer) = AuditSink::start(store.clone());
-        let state = AppState::new(Shared { settings, store, provisioner, sealer, audit, feed });
+        // Orders are synced while the marketplace keeps retrying a call (3 h), like provisioning.
+        let sync_orders_for_ms = crate::marketplace::MarketplaceClient::new(&settings.marketplace)
+            .is_ok()
+            .then_some(settings.provisioning.horizon_secs as i64 * 1000);
+        let state = AppState::new(Shared { settings, store, provisioner, sealer, audit, feed, sync_orders_for_ms });
         Ok(Application { listener, state, audit_writer, worker, admin })
     }
 

@@ -21,6 +21,8 @@ pub struct InstanceView<'a> {
     pub expire_time: Option<String>,
     pub trial: Option<bool>,
     pub last_order_id: Option<&'a str>,
+    /// The plan from the marketplace's order query, when fetched.
+    pub plan: Option<Value>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     pub app_info: Option<AppInfoView<'a>>,
@@ -37,6 +39,7 @@ impl<'a> InstanceView<'a> {
             expire_time: instance.expire_time_ms.map(utc_compact).filter(|time| !time.is_empty()),
             trial: instance.trial,
             last_order_id: instance.last_order_id.as_deref(),
+            plan: instance.plan.as_deref().and_then(|plan| serde_json::from_str(plan).ok()),
             created_at_ms: instance.created_at_ms,
             updated_at_ms: instance.updated_at_ms,
             app_info: instance.app_info.as_ref().map(AppInfoView::new),

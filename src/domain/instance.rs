@@ -18,6 +18,8 @@ pub struct Instance {
     pub trial: Option<bool>,
     /// The upgrade or renewal order last applied, if any.
     pub last_order_id: Option<String>,
+    /// The plan (JSON) from the marketplace's order query, when the open APIs are configured.
+    pub plan: Option<String>,
     pub app_info: Option<StoredAppInfo>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
@@ -59,6 +61,7 @@ impl Instance {
             expire_time_ms: None,
             trial: None,
             last_order_id: None,
+            plan: None,
             app_info,
             created_at_ms: now_ms,
             updated_at_ms: now_ms,

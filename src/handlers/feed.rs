@@ -7,9 +7,11 @@ use crate::domain::{Event, EventType, Instance, utc_compact};
 use crate::store::{NewJob, StoreError, Transaction};
 use serde_json::{Map, Value, json};
 
-/// Job kinds this module queues.
+/// Job kinds the callbacks queue.
 pub const WEBHOOK_JOB: &str = "webhook";
 pub const PROVISION_JOB: &str = "provision";
+/// Fetch an order applied to an instance (upgrade, renewal) and keep its plan.
+pub const ORDER_SYNC_JOB: &str = "order_sync";
 
 /// How events are handled; built once from the settings.
 #[derive(Debug, Clone)]
@@ -74,6 +76,26 @@ impl Feed {
     }
 }
 
+/// Queues fetching an order that was applied to an instance, when the open APIs are configured.
+pub async fn sync_order(
+    tx: &mut dyn Transaction,
+    horizon_ms: i64,
+    instance_id: &str,
+    order_id: &str,
+    order_line_id: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    tx.enqueue(&NewJob {
+        kind: ORDER_SYNC_JOB.into(),
+        ordering_key: Some(format!("{ORDER_SYNC_JOB}:{instance_id}")),
+        payload: json!({"instanceId": instance_id, "orderId": order_id, "orderLineId": order_line_id}).to_string(),
+        run_after_ms: now_ms,
+        deadline_ms: now_ms + horizon_ms,
+        created_at_ms: now_ms,
+    })
+    .await
+}
+
 /// What every event says about its instance: identity, order, plan, expiry, status.
 pub fn instance_data(instance: &Instance) -> Map<String, Value> {
     let mut data = Map::new();
@@ -85,6 +107,7 @@ pub fn instance_data(instance: &Instance) -> Map<String, Value> {
     data.insert("expireTime".into(), json!(instance.expire_time_ms.map(utc_compact)));
     data.insert("trial".into(), json!(instance.trial));
     data.insert("lastOrderId".into(), json!(instance.last_order_id));
+    data.insert("plan".into(), instance.plan.as_deref().and_then(|plan| serde_json::from_str(plan).ok()).unwrap_or(Value::Null));
     data.insert("testFlag".into(), json!(false));
     data
 }

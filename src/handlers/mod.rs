@@ -26,6 +26,8 @@ pub struct Context<'a> {
     pub feed: &'a feed::Feed,
     /// How long asynchronous provisioning may take before the instance is failed.
     pub provision_horizon_ms: i64,
+    /// The open APIs are configured: fetch the orders of upgrades and renewals (retried this long).
+    pub sync_orders_for_ms: Option<i64>,
     /// `testFlag` = 1: validate and answer, but touch no real instance.
     pub debug: bool,
     pub now_ms: i64,

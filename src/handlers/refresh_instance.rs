@@ -1,6 +1,7 @@
 //! `refreshInstance` (saas-v2.md §5): a new expiry from a conversion, renewal, renewal change or
 //! unsubscribed renewal period, applied once per (instance, order, scene).
 
+use super::feed::sync_order;
 use super::{Context, Outcome, not_found, released};
 use crate::domain::{EventType, RefreshScene, Transition, parse_expire_time};
 use crate::protocol::result::Envelope;
@@ -40,6 +41,9 @@ pub async fn handle(context: &Context<'_>, tx: &mut dyn Transaction, request: Re
         tx.update_instance(&instance).await?;
         let extra = json!({"scene": request.scene.trim(), "renewalOrderId": request.order_id, "renewalOrderLineId": request.order_line_id});
         context.feed.instance_event(tx, EventType::Renewed, &instance, extra, context.now_ms).await?;
+        if let Some(horizon_ms) = context.sync_orders_for_ms {
+            sync_order(tx, horizon_ms, &instance.instance_id, &request.order_id, &request.order_line_id, context.now_ms).await?;
+        }
     }
     Ok(Envelope::success())
 }

@@ -3,6 +3,7 @@
 //! The new plan's details come from the order-query open API, which a later issue adds; until then the
 //! upgrade order is recorded against the instance (`applied_orders`, `last_order_id`).
 
+use super::feed::sync_order;
 use super::{Context, Outcome, not_found, released};
 use crate::domain::{EventType, Transition};
 use crate::protocol::result::Envelope;
@@ -38,6 +39,9 @@ pub async fn handle(context: &Context<'_>, tx: &mut dyn Transaction, request: Up
         tx.update_instance(&instance).await?;
         let extra = json!({"upgradeOrderId": request.order_id, "upgradeOrderLineId": request.order_line_id});
         context.feed.instance_event(tx, EventType::Upgraded, &instance, extra, context.now_ms).await?;
+        if let Some(horizon_ms) = context.sync_orders_for_ms {
+            sync_order(tx, horizon_ms, &instance.instance_id, &request.order_id, &request.order_line_id, context.now_ms).await?;
+        }
     }
     Ok(Envelope::success())
 }

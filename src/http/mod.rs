@@ -32,6 +32,8 @@ pub struct Shared {
     pub sealer: Sealer,
     pub audit: AuditSink,
     pub feed: crate::handlers::feed::Feed,
+    /// Set when the open APIs are configured: how long an order sync is retried.
+    pub sync_orders_for_ms: Option<i64>,
 }
 
 impl std::ops::Deref for AppState {

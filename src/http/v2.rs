@@ -155,6 +155,7 @@ async fn dispatch(app: &AppState, tx: &mut dyn crate::store::Transaction, fields
         sealer: &app.sealer,
         feed: &app.feed,
         provision_horizon_ms: app.settings.provisioning.horizon_secs as i64 * 1000,
+        sync_orders_for_ms: app.sync_orders_for_ms,
         debug: fields.test_flag()?,
         now_ms,
     };

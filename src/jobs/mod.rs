@@ -1,5 +1,5 @@
 //! The background worker: runs the durable jobs of the `jobs` table (event deliveries, asynchronous
-//! provisioning) on every node.
+//! provisioning, order syncs) on every node.
 //!
 //! Jobs are claimed in the database (`FOR UPDATE SKIP LOCKED` on Postgres, the single writer on SQLite)
 //! with a lease, so several nodes share the work without running a job twice at once, and a crashed
@@ -9,11 +9,12 @@
 //! deduplicate by event ID.
 
 mod deliver;
+mod order_sync;
 mod provision;
 
 use crate::config::Settings;
 use crate::crypto::Sealer;
-use crate::handlers::feed::{Feed, PROVISION_JOB, WEBHOOK_JOB};
+use crate::handlers::feed::{Feed, ORDER_SYNC_JOB, PROVISION_JOB, WEBHOOK_JOB};
 use crate::marketplace::MarketplaceClient;
 use crate::store::{Job, Store};
 use rand::Rng;
@@ -22,7 +23,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// The job kinds this worker runs.
-const KINDS: [&str; 2] = [WEBHOOK_JOB, PROVISION_JOB];
+const KINDS: [&str; 3] = [WEBHOOK_JOB, PROVISION_JOB, ORDER_SYNC_JOB];
 
 /// Everything a job needs; shared by the worker's concurrent attempts.
 pub struct Worker {
@@ -89,6 +90,7 @@ impl Worker {
         let result = match job.kind.as_str() {
             WEBHOOK_JOB => self.deliver(&job).await,
             PROVISION_JOB => self.provision(&job).await,
+            ORDER_SYNC_JOB => self.sync_order(&job).await,
             other => Err(format!("no handler for job kind {other:?}")),
         };
         let now = crate::now_ms();

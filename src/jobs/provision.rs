@@ -26,13 +26,14 @@ impl Worker {
         if !matches!(instance.status, InstanceStatus::Provisioning | InstanceStatus::Failed) {
             return Ok(()); // provisioned (or released) meanwhile
         }
-        let order = match &self.marketplace {
+        let (order, plan) = match &self.marketplace {
             Some(client) => {
                 let order =
                     client.query_order(&instance.order_id, Some(&instance.order_line_id)).await.map_err(|e| format!("order query: {e}"))?;
-                serde_json::to_value(order).expect("orders serialise")
+                let plan = order.line(&instance.order_line_id).map(|line| line.plan().to_string());
+                (serde_json::to_value(order).expect("orders serialise"), plan)
             }
-            None => Value::Null,
+            None => (Value::Null, None),
         };
         let mut data = instance_data(&instance);
         data.insert("order".into(), order);
@@ -52,7 +53,7 @@ impl Worker {
         }
         let answer: Value = response.json().await.map_err(|_| "application's answer is not JSON".to_owned())?;
         let app_info = self.app_info(&instance_id, &answer)?;
-        self.complete_provisioning(&instance_id, app_info).await
+        self.complete_provisioning(&instance_id, app_info, plan).await
     }
 
     /// Validates the application's answer and seals its password.
@@ -74,12 +75,15 @@ impl Worker {
         })
     }
 
-    async fn complete_provisioning(&self, instance_id: &str, app_info: StoredAppInfo) -> Result<(), String> {
+    async fn complete_provisioning(&self, instance_id: &str, app_info: StoredAppInfo, plan: Option<String>) -> Result<(), String> {
         let now = crate::now_ms();
         let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
         let Some(mut instance) = tx.lock_instance(instance_id).await.map_err(|e| e.to_string())? else { return Ok(()) };
         if matches!(instance.status, InstanceStatus::Provisioning | InstanceStatus::Failed) {
             instance.app_info = Some(app_info);
+            if plan.is_some() {
+                instance.plan = plan;
+            }
             instance.move_to(InstanceStatus::Active, now);
             tx.update_instance(&instance).await.map_err(|e| e.to_string())?;
             self.feed.instance_event(tx.as_mut(), EventType::Provisioned, &instance, json!({}), now).await.map_err(|e| e.to_string())?;

@@ -64,6 +64,27 @@ pub struct OrderLine {
     pub extra: Map<String, Value>,
 }
 
+impl OrderLine {
+    /// What koogate keeps of the line as the instance's plan (JSON).
+    pub fn plan(&self) -> Value {
+        let product = self.product_info.first();
+        serde_json::json!({
+            "productId": product.and_then(|p| p.product_id.clone()),
+            "skuCode": product.and_then(|p| p.sku_code.clone()),
+            "linearValue": product.and_then(|p| p.linear_value),
+            "productName": product.and_then(|p| p.product_name.clone()),
+            "chargingMode": self.charging_mode,
+            "periodType": self.period_type,
+            "periodNumber": self.period_number,
+            "expireTime": self.expire_time,
+        })
+    }
+
+    pub fn product_id(&self) -> Option<&str> {
+        self.product_info.first().and_then(|p| p.product_id.as_deref())
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct OrderProduct {

@@ -234,7 +234,7 @@ pub async fn connect(url: &str, max_connections: u32, acquire_timeout: std::time
 }
 
 /// Columns of `instances` in the order [`InstanceRow`] reads them.
-const INSTANCE_COLUMNS: &str = "instance_id, order_id, order_line_id, status, product_id, expire_time_ms, trial, last_order_id, app_info, created_at_ms, updated_at_ms";
+const INSTANCE_COLUMNS: &str = "instance_id, order_id, order_line_id, status, product_id, expire_time_ms, trial, last_order_id, plan, app_info, created_at_ms, updated_at_ms";
 
 /// Columns of `audit_log` in the order [`AuditRow`] reads them.
 const AUDIT_COLUMNS: &str = "received_at_ms, method, path, query, activity, instance_id, order_id, order_line_id, test_flag, verification, result_code, result_msg, duration_ms, request_body, response_body, request_headers";
@@ -249,6 +249,7 @@ struct InstanceRow {
     expire_time_ms: Option<i64>,
     trial: Option<bool>,
     last_order_id: Option<String>,
+    plan: Option<String>,
     app_info: Option<String>,
     created_at_ms: i64,
     updated_at_ms: i64,
@@ -276,6 +277,7 @@ impl TryFrom<InstanceRow> for Instance {
             expire_time_ms: row.expire_time_ms,
             trial: row.trial,
             last_order_id: row.last_order_id,
+            plan: row.plan,
             app_info,
             created_at_ms: row.created_at_ms,
             updated_at_ms: row.updated_at_ms,

@@ -270,8 +270,8 @@ macro_rules! impl_sql_store {
 
             async fn claim_order_line(&mut self, instance: &$crate::domain::Instance) -> Result<$crate::store::OrderLineClaim, $crate::store::StoreError> {
                 let inserted: Option<String> = sqlx::query_scalar(
-                    "INSERT INTO instances (instance_id, order_id, order_line_id, status, product_id, expire_time_ms, trial, last_order_id, app_info, created_at_ms, updated_at_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING instance_id",
+                    "INSERT INTO instances (instance_id, order_id, order_line_id, status, product_id, expire_time_ms, trial, last_order_id, app_info, created_at_ms, updated_at_ms, plan) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING instance_id",
                 )
                 .bind(&instance.instance_id)
                 .bind(&instance.order_id)
@@ -284,6 +284,7 @@ macro_rules! impl_sql_store {
                 .bind($crate::store::app_info_json(instance))
                 .bind(instance.created_at_ms)
                 .bind(instance.updated_at_ms)
+                .bind(&instance.plan)
                 .fetch_optional(&mut *self.tx)
                 .await?;
                 if inserted.is_some() {
@@ -351,8 +352,8 @@ macro_rules! impl_sql_store {
 
             async fn update_instance(&mut self, instance: &$crate::domain::Instance) -> Result<(), $crate::store::StoreError> {
                 sqlx::query(
-                    "UPDATE instances SET status = $2, product_id = $3, expire_time_ms = $4, trial = $5, last_order_id = $6, app_info = $7, updated_at_ms = $8 \
-                     WHERE instance_id = $1",
+                    "UPDATE instances SET status = $2, product_id = $3, expire_time_ms = $4, trial = $5, last_order_id = $6, app_info = $7, updated_at_ms = $8, \
+                     plan = $9 WHERE instance_id = $1",
                 )
                 .bind(&instance.instance_id)
                 .bind(instance.status.as_str())
@@ -362,6 +363,7 @@ macro_rules! impl_sql_store {
                 .bind(&instance.last_order_id)
                 .bind($crate::store::app_info_json(instance))
                 .bind(instance.updated_at_ms)
+                .bind(&instance.plan)
                 .execute(&mut *self.tx)
                 .await?;
                 Ok(())

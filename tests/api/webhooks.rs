@@ -256,12 +256,32 @@ async fn webhook_provisioning_end_to_end(kind: StoreKind) {
     assert_eq!(app.call(new_instance(&order)).await["resultCode"], "000000");
     let deliveries = feed.wait_for(2).await;
     assert_eq!(types(&deliveries), ["instance.created", "instance.provisioned"]);
+    let plan: Value = serde_json::from_str(app.store.instance(&id).await.unwrap().unwrap().plan.as_deref().unwrap()).unwrap();
+    assert_eq!(plan["productId"], format!("sim-product-{}", order.to_lowercase()), "the plan from the order query");
+    assert_eq!(deliveries[1].body["data"]["plan"]["chargingMode"], "PERIOD");
+
+    // An upgrade's order is fetched too, and its plan kept.
+    let upgrade = order_id();
+    platform.add_order(periodic_order(&upgrade, "CHANGE", "20311231235959"));
+    let call = json!({"activity": "upgradeInstance", "instanceId": id, "orderId": upgrade, "orderLineId": format!("{upgrade}-000001")});
+    assert_eq!(code(&app.call(call).await), "000000");
+    let expected = format!("sim-product-{}", upgrade.to_lowercase());
+    let mut product = None;
+    for _ in 0..200 {
+        product = app.store.instance(&id).await.unwrap().unwrap().product_id;
+        if product.as_deref() == Some(expected.as_str()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(product.as_deref(), Some(expected.as_str()));
 }
 
 async fn an_application_that_keeps_failing_leaves_a_failed_instance_and_a_retryable_job(kind: StoreKind) {
     let application = Receiver::start(json!({"frontEndUrl": "https://late.example.com/"})).await;
     application.fail_with.store(500, Ordering::SeqCst);
     let endpoint = application.url();
+    let token = "admin-token-for-provisioning";
     let app = TestApp::spawn_with(kind, move |s| {
         s.webhook.secret = Some(SECRET.into());
         s.provisioning.mode = koogate::config::ProvisioningMode::Webhook;
@@ -269,8 +289,10 @@ async fn an_application_that_keeps_failing_leaves_a_failed_instance_and_a_retrya
         s.provisioning.horizon_secs = 1;
         s.jobs.retry_base_ms = 100;
         s.jobs.poll_interval_ms = 50;
+        s.admin.token = Some(token.into());
     })
     .await;
+    let admin = app.admin_address.clone().unwrap();
     let answer = app.call(new_instance(&order_id())).await;
     let id = answer["instanceId"].as_str().unwrap().to_owned();
     let mut status = String::new();
@@ -284,12 +306,20 @@ async fn an_application_that_keeps_failing_leaves_a_failed_instance_and_a_retrya
     assert_eq!(status, "failed");
     let query = app.call(json!({"activity": "queryInstance", "instanceId": id})).await;
     assert_eq!(code(&query), "000005");
-    let dead = app.store.list_jobs(Some("dead"), None, 10).await.unwrap();
-    assert_eq!(dead.len(), 1);
-    assert!(dead[0].last_error.as_deref().unwrap().contains("HTTP 500"), "{:?}", dead[0].last_error);
-    // The operator fixes the application and retries the job.
+    // Visible to operators in the admin API ...
+    let dead: Value =
+        app.client.get(format!("{admin}/admin/jobs?state=dead")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    let items = dead["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{dead}");
+    assert_eq!(items[0]["kind"], "provision");
+    assert!(items[0]["lastError"].as_str().unwrap().contains("HTTP 500"), "{dead}");
+    let shown: Value =
+        app.client.get(format!("{admin}/admin/instances/{id}")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(shown["instance"]["status"], "failed");
+    // ... and retryable there once the application is fixed.
     application.fail_with.store(0, Ordering::SeqCst);
-    assert!(app.store.retry_job(dead[0].id, koogate::now_ms(), koogate::now_ms() + 60_000).await.unwrap());
+    let retried = app.client.post(format!("{admin}/admin/jobs/{}/retry", items[0]["id"])).bearer_auth(token).send().await.unwrap();
+    assert_eq!(retried.status(), 200);
     for _ in 0..100 {
         if app.store.instance(&id).await.unwrap().unwrap().status.as_str() == "active" {
             break;
