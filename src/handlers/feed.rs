@@ -62,15 +62,9 @@ impl Feed {
     async fn record(&self, tx: &mut dyn Transaction, event: Event) -> Result<(), StoreError> {
         tx.insert_event(&event).await?;
         if self.deliver {
-            tx.enqueue(&NewJob {
-                kind: WEBHOOK_JOB.into(),
-                ordering_key: Some(format!("{WEBHOOK_JOB}:{}", event.instance_id)),
-                payload: json!({ "eventId": event.id }).to_string(),
-                run_after_ms: event.occurred_at_ms,
-                deadline_ms: event.occurred_at_ms + self.delivery_horizon_ms,
-                created_at_ms: event.occurred_at_ms,
-            })
-            .await?;
+            let key = format!("{WEBHOOK_JOB}:{}", event.instance_id);
+            let payload = json!({ "eventId": event.id });
+            tx.enqueue(&NewJob::due_now(WEBHOOK_JOB, key, payload, event.occurred_at_ms, self.delivery_horizon_ms)).await?;
         }
         Ok(())
     }
@@ -85,15 +79,8 @@ pub async fn sync_order(
     order_line_id: &str,
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    tx.enqueue(&NewJob {
-        kind: ORDER_SYNC_JOB.into(),
-        ordering_key: Some(format!("{ORDER_SYNC_JOB}:{instance_id}")),
-        payload: json!({"instanceId": instance_id, "orderId": order_id, "orderLineId": order_line_id}).to_string(),
-        run_after_ms: now_ms,
-        deadline_ms: now_ms + horizon_ms,
-        created_at_ms: now_ms,
-    })
-    .await
+    let payload = json!({"instanceId": instance_id, "orderId": order_id, "orderLineId": order_line_id});
+    tx.enqueue(&NewJob::due_now(ORDER_SYNC_JOB, format!("{ORDER_SYNC_JOB}:{instance_id}"), payload, now_ms, horizon_ms)).await
 }
 
 /// What every event says about its instance: identity, order, plan, expiry, status.

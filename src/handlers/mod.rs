@@ -66,3 +66,55 @@ fn not_found(instance_id: &str) -> Envelope {
 fn released(instance_id: &str) -> Envelope {
     Envelope::refusal(ResultCode::InstanceNotFound, format!("instance {instance_id} has been released"))
 }
+
+/// Claiming an order (renewal, conversion, upgrade) for an instance: applied at most once per order.
+enum OrderClaim {
+    /// Apply it to this (locked) instance.
+    FirstTime(Box<crate::domain::Instance>),
+    /// Applied before: answer success without applying again.
+    AlreadyApplied,
+    /// The instance is unknown or released: answer this.
+    Refused(Envelope),
+}
+
+async fn claim_order(
+    context: &Context<'_>,
+    tx: &mut dyn Transaction,
+    instance_id: &str,
+    operation: String,
+    order_id: &str,
+    order_line_id: &str,
+) -> Result<OrderClaim, Error> {
+    let Some(instance) = tx.lock_instance(instance_id).await? else {
+        return Ok(OrderClaim::Refused(not_found(instance_id)));
+    };
+    if crate::domain::Transition::update(instance.status) == crate::domain::Transition::Gone {
+        return Ok(OrderClaim::Refused(released(instance_id)));
+    }
+    let order = crate::store::AppliedOrder {
+        instance_id: instance.instance_id.clone(),
+        operation,
+        order_id: order_id.to_owned(),
+        order_line_id: Some(order_line_id.to_owned()),
+        applied_at_ms: context.now_ms,
+    };
+    Ok(if tx.claim_applied_order(&order).await? { OrderClaim::FirstTime(Box::new(instance)) } else { OrderClaim::AlreadyApplied })
+}
+
+/// Saves an instance an order was just applied to, records the event, and (with the open APIs
+/// configured) queues fetching the order's plan.
+async fn record_applied_order(
+    context: &Context<'_>,
+    tx: &mut dyn Transaction,
+    instance: &crate::domain::Instance,
+    event_type: crate::domain::EventType,
+    extra: serde_json::Value,
+    (order_id, order_line_id): (&str, &str),
+) -> Result<(), Error> {
+    tx.update_instance(instance).await?;
+    context.feed.instance_event(tx, event_type, instance, extra, context.now_ms).await?;
+    if let Some(horizon_ms) = context.sync_orders_for_ms {
+        feed::sync_order(tx, horizon_ms, &instance.instance_id, order_id, order_line_id, context.now_ms).await?;
+    }
+    Ok(())
+}

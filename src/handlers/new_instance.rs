@@ -30,15 +30,9 @@ pub async fn handle(context: &Context<'_>, tx: &mut dyn Transaction, request: Ne
         OrderLineClaim::Created => {
             context.feed.instance_event(tx, EventType::Created, &instance, json!({}), context.now_ms).await?;
             if instance.status == InstanceStatus::Provisioning {
-                tx.enqueue(&NewJob {
-                    kind: PROVISION_JOB.into(),
-                    ordering_key: Some(format!("{PROVISION_JOB}:{}", instance.instance_id)),
-                    payload: json!({ "instanceId": instance.instance_id }).to_string(),
-                    run_after_ms: context.now_ms,
-                    deadline_ms: context.now_ms + context.provision_horizon_ms,
-                    created_at_ms: context.now_ms,
-                })
-                .await?;
+                let key = format!("{PROVISION_JOB}:{}", instance.instance_id);
+                let payload = json!({ "instanceId": instance.instance_id });
+                tx.enqueue(&NewJob::due_now(PROVISION_JOB, key, payload, context.now_ms, context.provision_horizon_ms)).await?;
             }
             answer(&instance)
         }

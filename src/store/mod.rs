@@ -118,6 +118,20 @@ pub struct NewJob {
     pub created_at_ms: i64,
 }
 
+impl NewJob {
+    /// A job due now, ordered behind earlier jobs with the same `ordering_key`, retried for `horizon_ms`.
+    pub fn due_now(kind: &str, ordering_key: String, payload: serde_json::Value, now_ms: i64, horizon_ms: i64) -> NewJob {
+        NewJob {
+            kind: kind.to_owned(),
+            ordering_key: Some(ordering_key),
+            payload: payload.to_string(),
+            run_after_ms: now_ms,
+            deadline_ms: now_ms + horizon_ms,
+            created_at_ms: now_ms,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Job {
     pub id: i64,
