@@ -133,6 +133,12 @@ enum SimCommand {
         /// A running `koogate sim platform` (its URL) to register this run's orders with.
         #[arg(long)]
         platform: Option<String>,
+        /// The Kit key (联营SaaS同步接口), for the Kit suites (none yet: reported as not tested).
+        #[arg(long, env = "KOOGATE_SIM_KIT_KEY", hide_env_values = true)]
+        kit_key: Option<String>,
+        /// The License key (License授权码交付接口), for the License suites (none yet: reported as not tested).
+        #[arg(long, env = "KOOGATE_SIM_LICENSE_KEY", hide_env_values = true)]
+        license_key: Option<String>,
     },
     /// Stand in for the marketplace's open APIs (order query, usage push, license) on a local address.
     Platform {
@@ -285,13 +291,15 @@ async fn sim(command: SimCommand) -> std::process::ExitCode {
         ExitCode::from(2)
     };
     match command {
-        SimCommand::Run { url, key, suite, json, timeout_secs, provisioning_wait_secs, platform } => {
+        SimCommand::Run { url, key, suite, json, timeout_secs, provisioning_wait_secs, platform, kit_key, license_key } => {
             let target = sim::run::Target {
                 url,
                 key,
                 timeout: std::time::Duration::from_secs(timeout_secs),
                 provisioning_wait: std::time::Duration::from_secs(provisioning_wait_secs),
                 platform,
+                kit_key,
+                license_key,
             };
             match sim::run::run(target, suite.as_deref()).await {
                 Ok(report) => {

@@ -97,13 +97,29 @@ fn sim_sign_prints_a_signed_curl_command() {
 fn sim_run_reports_json_and_fails_against_an_unreachable_endpoint() {
     let dir = tempfile::tempdir().unwrap();
     let output = koogate(dir.path())
-        .args(["sim", "run", "--url", "http://127.0.0.1:9/", "--key", "k", "--suite", "v2-negative", "--json", "--timeout-secs", "5"])
+        .args([
+            "sim",
+            "run",
+            "--url",
+            "http://127.0.0.1:9/",
+            "--key",
+            "k",
+            "--suite",
+            "v2-negative",
+            "--json",
+            "--timeout-secs",
+            "5",
+            "--kit-key",
+            "kk",
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(report["summary"]["failed"].as_u64().unwrap() > 0);
     assert_eq!(report["suites"][0], "v2-negative");
+    let kit = report["checks"].as_array().unwrap().iter().find(|c| c["scenario"] == "kit").expect("a given Kit key is reported");
+    assert_eq!(kit["outcome"], "warn");
 }
 
 /// Event deliveries pending when koogate is killed (SIGKILL, no shutdown) are delivered after a restart.

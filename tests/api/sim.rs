@@ -20,6 +20,8 @@ fn target(url: &str) -> Target {
         timeout: Duration::from_secs(20),
         provisioning_wait: Duration::from_secs(5),
         platform: None,
+        kit_key: None,
+        license_key: None,
     }
 }
 
