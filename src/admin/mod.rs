@@ -15,6 +15,7 @@ pub mod views;
 
 use crate::config::Settings;
 use crate::domain::{Event, Instance, InstanceStatus};
+use crate::handlers::feed::{ORDER_SYNC_JOB, PROVISION_JOB};
 use crate::store::{AppliedOrder, AuditEntry, InstanceFilter, Job, Store, StoreError};
 use axum::Router;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -75,10 +76,13 @@ impl RetryHorizons {
         RetryHorizons { webhook_ms: ms(settings.webhook.retry_horizon_secs), provision_ms: ms(settings.provisioning.horizon_secs) }
     }
 
-    /// Provisioning jobs get the provisioning horizon; webhook deliveries, and any kind this version does
-    /// not know, the webhook horizon.
+    /// Provisioning and order syncs are retried as long as the marketplace retries its calls
+    /// (`provisioning.horizon_secs`); deliveries (and anything else) for `webhook.retry_horizon_secs`.
     pub fn for_kind(self, kind: &str) -> i64 {
-        if kind == "provision" { self.provision_ms } else { self.webhook_ms }
+        match kind {
+            PROVISION_JOB | ORDER_SYNC_JOB => self.provision_ms,
+            _ => self.webhook_ms,
+        }
     }
 }
 

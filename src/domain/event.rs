@@ -34,6 +34,8 @@ impl EventType {
 pub struct Event {
     /// Unique; receivers deduplicate by it (`webhook-id`).
     pub id: String,
+    /// Order of recording (increasing); `None` until stored.
+    pub sequence: Option<i64>,
     pub instance_id: String,
     pub event_type: String,
     pub occurred_at_ms: i64,
@@ -45,6 +47,7 @@ pub struct Event {
 impl Event {
     pub fn new(event_type: EventType, instance_id: &str, test_flag: bool, data: Value, now_ms: i64) -> Event {
         Event {
+            sequence: None,
             id: uuid::Uuid::new_v4().to_string(),
             instance_id: instance_id.to_owned(),
             event_type: event_type.as_str().to_owned(),

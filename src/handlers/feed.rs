@@ -62,12 +62,17 @@ impl Feed {
     async fn record(&self, tx: &mut dyn Transaction, event: Event) -> Result<(), StoreError> {
         tx.insert_event(&event).await?;
         if self.deliver {
-            let key = format!("{WEBHOOK_JOB}:{}", event.instance_id);
+            let key = instance_ordering_key(&event.instance_id);
             let payload = json!({ "eventId": event.id });
             tx.enqueue(&NewJob::due_now(WEBHOOK_JOB, key, payload, event.occurred_at_ms, self.delivery_horizon_ms)).await?;
         }
         Ok(())
     }
+}
+
+/// The ordering key of an instance's deliveries and provisioning: they run one at a time, in order.
+pub fn instance_ordering_key(instance_id: &str) -> String {
+    format!("instance:{instance_id}")
 }
 
 /// Queues fetching an order that was applied to an instance, when the open APIs are configured.

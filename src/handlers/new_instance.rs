@@ -1,6 +1,6 @@
 //! `newInstance` (saas-v2.md §3): claim the order line and provision once, however often it is delivered.
 
-use super::feed::PROVISION_JOB;
+use super::feed::{PROVISION_JOB, instance_ordering_key};
 use super::{Context, Outcome};
 use crate::domain::EventType;
 use crate::domain::{Instance, InstanceStatus};
@@ -14,6 +14,11 @@ pub async fn handle(context: &Context<'_>, tx: &mut dyn Transaction, request: Ne
     if context.debug {
         let instance_id =
             tx.claim_debug_order_line(&request.order_id, &request.order_line_id, &request.business_id, context.now_ms).await?;
+        if instance_id == request.business_id {
+            // The first debug delivery of this order line (repeats answer the same and record nothing).
+            let data = json!({"orderId": request.order_id, "orderLineId": request.order_line_id});
+            context.feed.debug_event(tx, EventType::Created, &instance_id, data, context.now_ms).await?;
+        }
         return Ok(Envelope::success().with("instanceId", instance_id.into()));
     }
     let provisioned = context.provisioner.provision(&ProvisionRequest {
@@ -30,7 +35,9 @@ pub async fn handle(context: &Context<'_>, tx: &mut dyn Transaction, request: Ne
         OrderLineClaim::Created => {
             context.feed.instance_event(tx, EventType::Created, &instance, json!({}), context.now_ms).await?;
             if instance.status == InstanceStatus::Provisioning {
-                let key = format!("{PROVISION_JOB}:{}", instance.instance_id);
+                // Ordered with the instance's event deliveries: later events wait for the provisioning
+                // outcome, so the application never hears of a release before its provisioning call.
+                let key = instance_ordering_key(&instance.instance_id);
                 let payload = json!({ "instanceId": instance.instance_id });
                 tx.enqueue(&NewJob::due_now(PROVISION_JOB, key, payload, context.now_ms, context.provision_horizon_ms)).await?;
             }

@@ -4,6 +4,7 @@
 //! the same on every retry), `webhook-timestamp`, `webhook-signature`. Any 2xx answer is success.
 
 use super::Worker;
+use crate::config::ProvisioningMode;
 use crate::domain::EventType;
 use crate::store::Job;
 use secrecy::ExposeSecret;
@@ -20,7 +21,11 @@ impl Worker {
         let event =
             self.store.event(event_id).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("event {event_id} does not exist"))?;
         let mut data = event.data;
-        if event.event_type == EventType::Created.as_str() && !event.test_flag {
+        // Template mode: koogate generated the credentials. (In webhook mode the application chose them.)
+        if event.event_type == EventType::Created.as_str()
+            && !event.test_flag
+            && self.settings.provisioning.mode == ProvisioningMode::Template
+        {
             self.add_initial_credentials(&event.instance_id, &mut data).await?;
         }
         let occurred_at = chrono::DateTime::from_timestamp_millis(event.occurred_at_ms)
@@ -31,6 +36,9 @@ impl Worker {
             "type": event.event_type,
             "occurredAt": occurred_at,
             "instanceId": event.instance_id,
+            // Increases with every event recorded: a receiver that sees a smaller sequence than it already
+            // applied for the instance (a dead delivery retried late) can tell the event is stale.
+            "sequence": event.sequence,
             "data": data,
         });
         let bytes = serde_json::to_vec(&body).expect("event bodies serialise");

@@ -20,7 +20,11 @@ use crate::store::{Job, Store};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
+
+/// Longest single attempt (its lease is renewed meanwhile); every network call inside has its own,
+/// shorter timeout, so this only catches the unexpected.
+const ATTEMPT_LIMIT: Duration = Duration::from_secs(600);
 
 /// The job kinds this worker runs.
 const KINDS: [&str; 3] = [WEBHOOK_JOB, PROVISION_JOB, ORDER_SYNC_JOB];
@@ -49,15 +53,19 @@ impl Worker {
         Ok(Worker { store, settings, http, signing_key, sealer, feed, marketplace })
     }
 
-    /// Runs until `shutdown` turns true, then finishes the attempts in flight.
+    /// Runs until `shutdown` turns true, then waits for the attempts in flight. At most `jobs.batch`
+    /// attempts run at once; a slow one does not hold up the others (each runs in its own task).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let worker = Arc::new(self);
         let poll = Duration::from_millis(worker.settings.jobs.poll_interval_ms);
+        let slots = worker.settings.jobs.batch as usize;
+        let running = Arc::new(Semaphore::new(slots));
         loop {
             if *shutdown.borrow() {
-                return;
+                break;
             }
-            let claimed = worker.claim().await;
+            let free = running.available_permits();
+            let claimed = if free == 0 { Vec::new() } else { worker.claim(free as i64).await };
             if claimed.is_empty() {
                 tokio::select! {
                     _ = tokio::time::sleep(poll) => {}
@@ -65,18 +73,22 @@ impl Worker {
                 }
                 continue;
             }
-            futures::future::join_all(claimed.into_iter().map(|job| {
+            for job in claimed {
+                let permit = running.clone().acquire_owned().await.expect("the semaphore is never closed");
                 let worker = worker.clone();
-                async move { worker.attempt(job).await }
-            }))
-            .await;
+                tokio::spawn(async move {
+                    worker.attempt(job).await;
+                    drop(permit);
+                });
+            }
         }
+        // Unfinished attempts end with their own timeouts; their jobs stay claimed until the lease ends.
+        let _ = running.acquire_many(slots as u32).await;
     }
 
-    async fn claim(&self) -> Vec<Job> {
+    async fn claim(&self, limit: i64) -> Vec<Job> {
         let now = crate::now_ms();
-        let lease = self.settings.jobs.lease_secs as i64 * 1000;
-        match self.store.claim_jobs(&KINDS, now, now + lease, self.settings.jobs.batch as i64).await {
+        match self.store.claim_jobs(&KINDS, now, now + self.lease_ms(), limit).await {
             Ok(jobs) => jobs,
             Err(error) => {
                 tracing::warn!(%error, "claiming jobs failed");
@@ -85,13 +97,44 @@ impl Worker {
         }
     }
 
+    fn lease_ms(&self) -> i64 {
+        self.settings.jobs.lease_secs as i64 * 1000
+    }
+
+    /// Runs `work` while renewing the job's lease, so a long attempt (order query retries, a slow
+    /// application) is never taken over by another claimer while it is still running.
+    async fn with_lease<T>(&self, job: &Job, work: impl std::future::Future<Output = T>) -> T {
+        let renew = async {
+            let mut ticker = tokio::time::interval(Duration::from_millis((self.lease_ms() / 3).max(1) as u64));
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                match self.store.extend_lease(job, crate::now_ms() + self.lease_ms()).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(job = job.id, "job lease lost while running"),
+                    Err(error) => tracing::warn!(job = job.id, %error, "renewing a job lease failed"),
+                }
+            }
+        };
+        tokio::select! {
+            result = work => result,
+            _ = renew => unreachable!("the lease renewal never ends"),
+        }
+    }
+
     /// One attempt of one job, and its bookkeeping.
     async fn attempt(&self, job: Job) {
-        let result = match job.kind.as_str() {
-            WEBHOOK_JOB => self.deliver(&job).await,
-            PROVISION_JOB => self.provision(&job).await,
-            ORDER_SYNC_JOB => self.sync_order(&job).await,
-            other => Err(format!("no handler for job kind {other:?}")),
+        let work = async {
+            match job.kind.as_str() {
+                WEBHOOK_JOB => self.deliver(&job).await,
+                PROVISION_JOB => self.provision(&job).await,
+                ORDER_SYNC_JOB => self.sync_order(&job).await,
+                other => Err(format!("no handler for job kind {other:?}")),
+            }
+        };
+        let result = match tokio::time::timeout(ATTEMPT_LIMIT, self.with_lease(&job, work)).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("attempt did not finish within {} s", ATTEMPT_LIMIT.as_secs())),
         };
         let now = crate::now_ms();
         let recorded = match result {
@@ -103,11 +146,12 @@ impl Worker {
                     self.store.fail_job(&job, now, &error, Some(retry_at)).await
                 } else {
                     tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, %error, "job failed past its deadline: dead");
-                    let dead = self.store.fail_job(&job, now, &error, None).await;
-                    if matches!(dead, Ok(true)) && job.kind == PROVISION_JOB {
-                        self.provisioning_gave_up(&job, &error).await;
+                    if job.kind == PROVISION_JOB {
+                        // The job's death and the instance's failure commit together.
+                        self.provisioning_gave_up(&job, &error).await
+                    } else {
+                        self.store.fail_job(&job, now, &error, None).await
                     }
-                    dead
                 }
             }
         };

@@ -37,7 +37,9 @@ impl Worker {
         };
         let mut data = instance_data(&instance);
         data.insert("order".into(), order);
-        let message_id = format!("provision-{}-{}", job.id, job.attempts);
+        // The same on every attempt of this job (Standard Webhooks): the application deduplicates by it,
+        // or by instanceId.
+        let message_id = format!("provision-{}", job.id);
         let body = json!({
             "id": message_id,
             "type": "instance.provision",
@@ -81,7 +83,8 @@ impl Worker {
         let Some(mut instance) = tx.lock_instance(instance_id).await.map_err(|e| e.to_string())? else { return Ok(()) };
         if matches!(instance.status, InstanceStatus::Provisioning | InstanceStatus::Failed) {
             instance.app_info = Some(app_info);
-            if plan.is_some() {
+            // An upgrade's order sync may have stored a newer plan meanwhile: keep it.
+            if instance.plan.is_none() {
                 instance.plan = plan;
             }
             instance.move_to(InstanceStatus::Active, now);
@@ -91,26 +94,27 @@ impl Worker {
         tx.commit().await.map_err(|e| e.to_string())
     }
 
-    /// The provisioning job died: the instance is failed, and the application is told.
-    pub(super) async fn provisioning_gave_up(&self, job: &Job, error: &str) {
-        let result: Result<(), String> = async {
-            let instance_id = instance_id_of(job)?;
-            let now = crate::now_ms();
-            let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
-            if let Some(mut instance) = tx.lock_instance(&instance_id).await.map_err(|e| e.to_string())? {
+    /// The provisioning job dies: in one transaction the job is marked dead, the instance failed, and
+    /// `instance.failed` recorded. The detailed error stays in the job (operators see it); the event
+    /// carries only a summary, never what the marketplace's gateway echoed back.
+    pub(super) async fn provisioning_gave_up(&self, job: &Job, error: &str) -> Result<bool, crate::store::StoreError> {
+        let now = crate::now_ms();
+        let mut tx = self.store.begin().await?;
+        if !tx.fail_job(job, now, error, None).await? {
+            return Ok(false);
+        }
+        if let Ok(instance_id) = instance_id_of(job) {
+            if let Some(mut instance) = tx.lock_instance(&instance_id).await? {
                 if instance.status == InstanceStatus::Provisioning {
                     instance.move_to(InstanceStatus::Failed, now);
-                    tx.update_instance(&instance).await.map_err(|e| e.to_string())?;
-                    let extra = json!({"error": error});
-                    self.feed.instance_event(tx.as_mut(), EventType::Failed, &instance, extra, now).await.map_err(|e| e.to_string())?;
+                    tx.update_instance(&instance).await?;
+                    let extra = json!({"error": format!("provisioning did not succeed within provisioning.horizon_secs ({} attempts)", job.attempts)});
+                    self.feed.instance_event(tx.as_mut(), EventType::Failed, &instance, extra, now).await?;
                 }
             }
-            tx.commit().await.map_err(|e| e.to_string())
         }
-        .await;
-        if let Err(error) = result {
-            tracing::error!(job = job.id, %error, "could not mark the instance failed");
-        }
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

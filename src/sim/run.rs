@@ -95,6 +95,9 @@ pub enum Expect {
     AnyOf(&'static [&'static str]),
     /// Any refusal; the spec's code passes, another non-success code warns, success fails.
     Refused(&'static str),
+    /// An optional interface (`upgradeInstance`, `changeInstanceCheck`): this code passes, any other
+    /// (a product without the interface, a policy refusing the change) warns.
+    Optional(&'static str),
 }
 
 impl Expect {
@@ -103,6 +106,7 @@ impl Expect {
             Expect::Code(code) => code.to_string(),
             Expect::AnyOf(codes) => codes.join("|"),
             Expect::Refused(code) => format!("refused ({code})"),
+            Expect::Optional(code) => format!("{code} (optional)"),
         }
     }
 }
@@ -195,6 +199,8 @@ impl Session {
                         (Outcome::Warn, Some(format!("refused, but the spec answers {expected}")))
                     }
                     Expect::Refused(_) => (Outcome::Fail, Some("accepted a request that must be refused".into())),
+                    Expect::Optional(expected) if code == expected => (Outcome::Pass, None),
+                    Expect::Optional(_) => (Outcome::Warn, Some("optional interface: fine if the product does not offer it".into())),
                     _ => (Outcome::Fail, None),
                 };
                 (outcome, got, detail, Some(body))
@@ -443,18 +449,33 @@ impl Suite for V2Lifecycle {
 
         let calls = lifecycle_calls(&instance_id, &orders, false);
         for (step, body) in &calls {
-            session.step(step, body.clone(), Expect::Code("000000")).await;
+            session.step(step, body.clone(), success_expected(body)).await;
         }
 
         // Redeliveries: the marketplace retries with a new businessId, nonce and timestamp.
         redelivery_keeps_the_instance(session, &order, &instance_id, false).await;
-        parallel_redeliveries(session).await;
+        parallel_redeliveries(session, &instance_id).await;
         for (step, body) in &calls {
-            session.step(format!("{step} (repeated)").as_str(), body.clone(), Expect::Code("000000")).await;
+            session.step(format!("{step} (repeated)").as_str(), body.clone(), success_expected(body)).await;
         }
         let release = json!({"activity": "releaseInstance", "instanceId": instance_id});
         session.step("releaseInstance", release.clone(), Expect::Code("000000")).await;
         session.step("releaseInstance (repeated)", release, Expect::Code("000000")).await;
+
+        // Real calls about instances that do not exist (any more) must not succeed.
+        let unfreeze = json!({"activity": "updateInstanceStatus", "instanceId": instance_id, "status": "UNFREEZE"});
+        session.step("updateInstanceStatus after release", unfreeze, Expect::Refused("000003")).await;
+        let unknown = format!("unknown-{}", &fresh_nonce()[..12]);
+        let renew_unknown = lifecycle_calls(&unknown, &LifecycleOrders::new(), false).swap_remove(1).1;
+        session.step("refreshInstance of an unknown instance", renew_unknown, Expect::Refused("000003")).await;
+    }
+}
+
+/// Success is required, except from the optional interfaces.
+fn success_expected(body: &Value) -> Expect {
+    match body["activity"].as_str() {
+        Some("upgradeInstance" | "changeInstanceCheck") => Expect::Optional("000000"),
+        _ => Expect::Code("000000"),
     }
 }
 
@@ -506,8 +527,9 @@ async fn redelivery_keeps_the_instance(session: &mut Session, order: &str, insta
     }
 }
 
-/// Ten concurrent deliveries of one new order line must all name one instance.
-async fn parallel_redeliveries(session: &mut Session) {
+/// Ten concurrent deliveries of one new order line must all name one instance — another one than the
+/// first order's.
+async fn parallel_redeliveries(session: &mut Session, other_instance_id: &str) {
     let order = new_order_id("SIMP");
     session.register_order(&order, "NEW", 30).await;
     let bodies: Vec<Value> = (0..10).map(|_| new_instance(&order, false)).collect();
@@ -525,9 +547,16 @@ async fn parallel_redeliveries(session: &mut Session) {
             }
         }
     }
-    let outcome = if ids.len() == 1 && !ids.iter().next().is_some_and(|id| id.starts_with('<')) { Outcome::Pass } else { Outcome::Fail };
-    let got = if ids.len() == 1 { "one instanceId".to_owned() } else { format!("{} different answers", ids.len()) };
-    session.record("newInstance x10 in parallel (one order line)", "one instanceId", got, latency, outcome, None);
+    let one = ids.len() == 1 && !ids.iter().next().is_some_and(|id| id.starts_with('<'));
+    let distinct = !ids.contains(other_instance_id);
+    let outcome = if one && distinct { Outcome::Pass } else { Outcome::Fail };
+    let got = match (ids.len(), distinct) {
+        (_, false) => "the first order's instanceId".to_owned(),
+        (1, true) => "one instanceId".to_owned(),
+        (n, true) => format!("{n} different answers"),
+    };
+    let detail = (!distinct).then(|| "two different order lines were given the same instance".to_owned());
+    session.record("newInstance x10 in parallel (a new order line)", "one new instanceId", got, latency, outcome, detail);
     if let Some(id) = ids.iter().next().filter(|_| outcome == Outcome::Pass) {
         session.send(&json!({"activity": "releaseInstance", "instanceId": id})).await;
     }
@@ -564,9 +593,9 @@ impl Suite for V2Debug {
             json!({"activity": "releaseInstance", "instanceId": made_up, "testFlag": "1"}),
         ));
         for (step, body) in calls {
-            let first = session.step(&step, body.clone(), Expect::Code("000000")).await;
+            let first = session.step(&step, body.clone(), success_expected(&body)).await;
             let again = session.send(&body).await;
-            if let (Some(first), Some(second)) = (first, session.judge(format!("{step} repeated"), &again, Expect::Code("000000"))) {
+            if let (Some(first), Some(second)) = (first, session.judge(format!("{step} repeated"), &again, success_expected(&body))) {
                 let identical = first == second;
                 let outcome = if identical { Outcome::Pass } else { Outcome::Warn };
                 let detail = (!identical).then(|| "debug cases are replayed automatically; identical answers are expected".to_owned());

@@ -106,7 +106,7 @@ impl AuditEntry {
 /// A background task to run (`jobs` table).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewJob {
-    /// `webhook` or `provision`.
+    /// `webhook`, `provision` or `order_sync`.
     pub kind: String,
     /// Jobs with the same key run one at a time, oldest first (e.g. the events of one instance).
     pub ordering_key: Option<String>,
@@ -197,6 +197,8 @@ pub trait Store: Send + Sync + 'static {
     async fn complete_job(&self, job: &Job, now_ms: i64) -> Result<bool, StoreError>;
     /// Records a failed attempt: pending again from `retry_at_ms`, or dead when `None`.
     async fn fail_job(&self, job: &Job, now_ms: i64, error: &str, retry_at_ms: Option<i64>) -> Result<bool, StoreError>;
+    /// Extends the lease of a claimed job still being worked on; `false` if the claim was lost.
+    async fn extend_lease(&self, job: &Job, lease_until_ms: i64) -> Result<bool, StoreError>;
     /// Puts a dead job back in the queue with a new deadline; `false` if it is not dead.
     async fn retry_job(&self, job_id: i64, now_ms: i64, deadline_ms: i64) -> Result<bool, StoreError>;
     async fn job(&self, job_id: i64) -> Result<Option<Job>, StoreError>;
@@ -233,6 +235,8 @@ pub trait Transaction: Send {
     async fn insert_audit(&mut self, entry: &AuditEntry) -> Result<(), StoreError>;
     async fn insert_event(&mut self, event: &Event) -> Result<(), StoreError>;
     async fn enqueue(&mut self, job: &NewJob) -> Result<(), StoreError>;
+    /// As [`Store::fail_job`], inside this transaction (so a job's death commits with its consequences).
+    async fn fail_job(&mut self, job: &Job, now_ms: i64, error: &str, retry_at_ms: Option<i64>) -> Result<bool, StoreError>;
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
@@ -383,11 +387,12 @@ impl From<JobRow> for Job {
     }
 }
 
-const EVENT_COLUMNS: &str = "id, instance_id, type, occurred_at_ms, test_flag, data";
+const EVENT_COLUMNS: &str = "id, seq, instance_id, type, occurred_at_ms, test_flag, data";
 
 #[derive(sqlx::FromRow)]
 struct EventRow {
     id: String,
+    seq: i64,
     instance_id: String,
     r#type: String,
     occurred_at_ms: i64,
@@ -401,6 +406,7 @@ impl TryFrom<EventRow> for Event {
     fn try_from(row: EventRow) -> Result<Self, StoreError> {
         let data = serde_json::from_str(&row.data).map_err(|e| StoreError::Corrupt(format!("event {} data: {e}", row.id)))?;
         Ok(Event {
+            sequence: Some(row.seq),
             id: row.id,
             instance_id: row.instance_id,
             event_type: row.r#type,

@@ -171,20 +171,18 @@ macro_rules! impl_sql_store {
 
             async fn fail_job(&self, job: &$crate::store::Job, now_ms: i64, error: &str, retry_at_ms: Option<i64>) -> Result<bool, $crate::store::StoreError> {
                 let _write_permit = self.write_permit().await?;
-                let state = if retry_at_ms.is_some() { "pending" } else { "dead" };
-                let error: String = error.replace('\0', "\u{FFFD}").chars().take(2000).collect();
-                let done = sqlx::query(
-                    "UPDATE jobs SET state = $4, run_after_ms = $5, locked_until_ms = NULL, last_error = $6, updated_at_ms = $3 \
-                     WHERE id = $1 AND attempts = $2 AND state = 'running'",
-                )
-                .bind(job.id)
-                .bind(job.attempts)
-                .bind(now_ms)
-                .bind(state)
-                .bind(retry_at_ms.unwrap_or(job.run_after_ms))
-                .bind(error)
-                .execute(&self.pool)
-                .await?;
+                let done = fail_job_query(job, now_ms, error, retry_at_ms).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn extend_lease(&self, job: &$crate::store::Job, lease_until_ms: i64) -> Result<bool, $crate::store::StoreError> {
+                let _write_permit = self.write_permit().await?;
+                let done = sqlx::query("UPDATE jobs SET locked_until_ms = $3 WHERE id = $1 AND attempts = $2 AND state = 'running'")
+                    .bind(job.id)
+                    .bind(job.attempts)
+                    .bind(lease_until_ms)
+                    .execute(&self.pool)
+                    .await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -223,6 +221,27 @@ macro_rules! impl_sql_store {
                 let done = sqlx::query("DELETE FROM jobs WHERE state = 'done' AND updated_at_ms < $1").bind(before_ms).execute(&self.pool).await?;
                 Ok(done.rows_affected())
             }
+        }
+
+        /// A failed attempt (fenced by `attempts`): pending again from `retry_at_ms`, or dead.
+        fn fail_job_query<'q>(
+            job: &'q $crate::store::Job,
+            now_ms: i64,
+            error: &str,
+            retry_at_ms: Option<i64>,
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+            let state = if retry_at_ms.is_some() { "pending" } else { "dead" };
+            let error: String = error.replace('\0', "\u{FFFD}").chars().take(2000).collect();
+            sqlx::query(
+                "UPDATE jobs SET state = $4, run_after_ms = $5, locked_until_ms = NULL, last_error = $6, updated_at_ms = $3 \
+                 WHERE id = $1 AND attempts = $2 AND state = 'running'",
+            )
+            .bind(job.id)
+            .bind(job.attempts)
+            .bind(now_ms)
+            .bind(state)
+            .bind(retry_at_ms.unwrap_or(job.run_after_ms))
+            .bind(error)
         }
 
         /// Binds an audit entry; callers pass it `scrubbed()`.
@@ -401,6 +420,11 @@ macro_rules! impl_sql_store {
                 .execute(&mut *self.tx)
                 .await?;
                 Ok(())
+            }
+
+            async fn fail_job(&mut self, job: &$crate::store::Job, now_ms: i64, error: &str, retry_at_ms: Option<i64>) -> Result<bool, $crate::store::StoreError> {
+                let done = fail_job_query(job, now_ms, error, retry_at_ms).execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn commit(self: Box<Self>) -> Result<(), $crate::store::StoreError> {

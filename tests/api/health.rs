@@ -88,6 +88,9 @@ impl Store for FailingAudit {
     async fn fail_job(&self, job: &Job, now_ms: i64, error: &str, retry_at_ms: Option<i64>) -> Result<bool, StoreError> {
         self.0.fail_job(job, now_ms, error, retry_at_ms).await
     }
+    async fn extend_lease(&self, job: &Job, lease_until_ms: i64) -> Result<bool, StoreError> {
+        self.0.extend_lease(job, lease_until_ms).await
+    }
     async fn retry_job(&self, id: i64, now_ms: i64, deadline_ms: i64) -> Result<bool, StoreError> {
         self.0.retry_job(id, now_ms, deadline_ms).await
     }
@@ -133,6 +136,9 @@ impl Transaction for FailingAuditTx {
     }
     async fn enqueue(&mut self, job: &NewJob) -> Result<(), StoreError> {
         self.0.enqueue(job).await
+    }
+    async fn fail_job(&mut self, job: &Job, now_ms: i64, error: &str, retry_at_ms: Option<i64>) -> Result<bool, StoreError> {
+        self.0.fail_job(job, now_ms, error, retry_at_ms).await
     }
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         self.0.commit().await

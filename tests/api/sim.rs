@@ -71,11 +71,16 @@ struct Faults {
     new_instance_every_delivery: bool,
     content_type: Option<&'static str>,
     no_replay_cache: bool,
+    /// Answers success about instances it never created (or released).
+    accepts_unknown_instances: bool,
+    /// Names every order's instance the same.
+    constant_instance_id: bool,
 }
 
 #[derive(Default)]
 struct NaiveState {
     instances: HashMap<(String, String), String>,
+    released: HashSet<String>,
     nonces: HashSet<String>,
 }
 
@@ -124,7 +129,9 @@ fn naive_answer(state: &Mutex<NaiveState>, faults: Faults, query: &str, body: &[
             if order.len() > 64 {
                 return refuse("000002", "orderId too long");
             }
-            let id = if faults.new_instance_every_delivery {
+            let id = if faults.constant_instance_id {
+                "the-one-instance".to_owned()
+            } else if faults.new_instance_every_delivery {
                 business
             } else {
                 state.instances.entry((order, line)).or_insert(business).clone()
@@ -135,8 +142,19 @@ fn naive_answer(state: &Mutex<NaiveState>, faults: Faults, query: &str, body: &[
             let id = text("instanceId").unwrap_or_default();
             json!({"resultCode": "000000", "resultMsg": "success.", "info": [{"instanceId": id, "appInfo": {"frontEndUrl": "https://app.example.com/"}}]})
         }
-        Some("refreshInstance" | "updateInstanceStatus" | "releaseInstance" | "upgradeInstance" | "changeInstanceCheck") => {
-            refuse("000000", "success.")
+        Some(activity @ ("refreshInstance" | "updateInstanceStatus" | "releaseInstance" | "upgradeInstance" | "changeInstanceCheck")) => {
+            let id = text("instanceId").unwrap_or_default();
+            let debug = text("testFlag").as_deref() == Some("1");
+            let known = state.instances.values().any(|known| known == &id);
+            let released = state.released.contains(&id);
+            if activity == "releaseInstance" && known {
+                state.released.insert(id);
+                refuse("000000", "success.")
+            } else if debug || faults.accepts_unknown_instances || (known && !released) {
+                refuse("000000", "success.")
+            } else {
+                refuse("000003", "no such instance")
+            }
         }
         _ => refuse("000002", "unknown activity"),
     }
@@ -162,7 +180,7 @@ async fn an_endpoint_that_creates_an_instance_per_delivery_fails() {
         run(target(&spawn_naive_endpoint(Faults { new_instance_every_delivery: true, ..Faults::default() }).await), None).await.unwrap();
     let failed = failed_steps(&report);
     assert!(failed.contains(&"v2-lifecycle: newInstance redelivered (new businessId): same instanceId".to_owned()), "{failed:?}");
-    assert!(failed.contains(&"v2-lifecycle: newInstance x10 in parallel (one order line)".to_owned()), "{failed:?}");
+    assert!(failed.contains(&"v2-lifecycle: newInstance x10 in parallel (a new order line)".to_owned()), "{failed:?}");
     assert!(failed.contains(&"v2-debug: newInstance redelivered (new businessId): same instanceId".to_owned()), "{failed:?}");
     assert!(!report.to_text().contains("the marketplace would accept"));
 }
@@ -182,6 +200,28 @@ async fn an_endpoint_without_a_replay_cache_fails_the_replay_check() {
         run(target(&spawn_naive_endpoint(Faults { no_replay_cache: true, ..Faults::default() }).await), Some("v2-negative")).await.unwrap();
     assert_eq!(failed_steps(&report), ["v2-negative: exact replay (same nonce)"]);
     assert_eq!(report.suites, ["v2-negative"]);
+}
+
+#[tokio::test]
+async fn an_endpoint_that_accepts_calls_about_unknown_instances_fails() {
+    let report =
+        run(target(&spawn_naive_endpoint(Faults { accepts_unknown_instances: true, ..Faults::default() }).await), None).await.unwrap();
+    assert_eq!(
+        failed_steps(&report),
+        ["v2-lifecycle: updateInstanceStatus after release", "v2-lifecycle: refreshInstance of an unknown instance"]
+    );
+}
+
+#[tokio::test]
+async fn an_endpoint_that_gives_every_order_one_instance_fails() {
+    let report = run(target(&spawn_naive_endpoint(Faults { constant_instance_id: true, ..Faults::default() }).await), Some("v2-lifecycle"))
+        .await
+        .unwrap();
+    assert!(
+        failed_steps(&report).contains(&"v2-lifecycle: newInstance x10 in parallel (a new order line)".to_owned()),
+        "{}",
+        report.to_text()
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,6 +20,8 @@ pub struct Delivery {
     pub id: String,
     pub signature_valid: bool,
     pub body: Value,
+    /// When the receiver finished answering it.
+    pub answered_at: std::time::Instant,
 }
 
 /// Verifies a delivery the way a receiver using a Standard Webhooks library would (independently of
@@ -44,19 +46,22 @@ fn verify(headers: &HeaderMap, body: &[u8]) -> bool {
 pub struct Receiver {
     pub port: u16,
     pub deliveries: Arc<Mutex<Vec<Delivery>>>,
-    /// Non-zero: answer this status instead of 204 (the application failing).
+    /// Non-zero: answer this status instead of 200 (the application failing).
     pub fail_with: Arc<AtomicU16>,
+    /// Milliseconds to wait before answering (a slow application).
+    pub delay_ms: Arc<AtomicU64>,
     /// What a provisioning request is answered with.
     pub answer: Value,
     server: Option<tokio::task::JoinHandle<()>>,
 }
 
-type ReceiverState = (Arc<Mutex<Vec<Delivery>>>, Arc<AtomicU16>, Value);
+type ReceiverState = (Arc<Mutex<Vec<Delivery>>>, Arc<AtomicU16>, Arc<AtomicU64>, Value);
 
 impl Receiver {
     pub async fn start(answer: Value) -> Receiver {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut receiver = Receiver { port, deliveries: Arc::default(), fail_with: Arc::default(), answer, server: None };
+        let mut receiver =
+            Receiver { port, deliveries: Arc::default(), fail_with: Arc::default(), delay_ms: Arc::default(), answer, server: None };
         receiver.resume().await;
         receiver
     }
@@ -67,8 +72,11 @@ impl Receiver {
 
     /// Starts listening again on the same port.
     pub async fn resume(&mut self) {
-        let state: ReceiverState = (self.deliveries.clone(), self.fail_with.clone(), self.answer.clone());
-        let handler = |State((deliveries, fail_with, answer)): State<ReceiverState>, headers: HeaderMap, body: axum::body::Bytes| async move {
+        let state: ReceiverState = (self.deliveries.clone(), self.fail_with.clone(), self.delay_ms.clone(), self.answer.clone());
+        let handler = |State((deliveries, fail_with, delay_ms, answer)): State<ReceiverState>,
+                       headers: HeaderMap,
+                       body: axum::body::Bytes| async move {
+            tokio::time::sleep(Duration::from_millis(delay_ms.load(Ordering::SeqCst))).await;
             let failing = fail_with.load(Ordering::SeqCst);
             if failing != 0 {
                 return (StatusCode::from_u16(failing).unwrap(), axum::Json(json!({})));
@@ -77,6 +85,7 @@ impl Receiver {
                 id: headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
                 signature_valid: verify(&headers, &body),
                 body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                answered_at: std::time::Instant::now(),
             };
             deliveries.lock().unwrap().push(delivery);
             (StatusCode::OK, axum::Json(answer))
@@ -160,6 +169,8 @@ async fn a_whole_lifecycle_arrives_signed_and_in_order(kind: StoreKind) {
     assert_eq!((created["data"]["orderId"].as_str(), created["data"]["status"].as_str()), (Some(order.as_str()), Some("active")));
     assert_eq!(created["data"]["appInfo"]["password"].as_str().map(str::len), Some(20), "the initial credentials reach the application");
     assert!(created["occurredAt"].as_str().unwrap().ends_with('Z'));
+    let sequences: Vec<i64> = deliveries.iter().map(|d| d.body["sequence"].as_i64().unwrap()).collect();
+    assert!(sequences.windows(2).all(|pair| pair[0] < pair[1]), "sequence increases: {sequences:?}");
     assert_eq!(deliveries[1].body["data"]["expireTime"], "20300101000000");
     assert_eq!(deliveries[5].body["data"]["status"], "released");
     // The events are the instance's history too; the stored copy holds no password.
@@ -331,7 +342,51 @@ async fn an_application_that_keeps_failing_leaves_a_failed_instance_and_a_retrya
     assert_eq!(history, ["instance.created", "instance.failed", "instance.provisioned"]);
 }
 
+async fn debug_events_are_sent_when_asked_for(kind: StoreKind) {
+    let receiver = Receiver::start(json!({})).await;
+    let deliver = deliver_to(&receiver);
+    let app = TestApp::spawn_with(kind, move |s| {
+        deliver(s);
+        s.webhook.include_debug = true;
+    })
+    .await;
+    let order = order_id();
+    let debug_new = with(new_instance(&order), json!({"testFlag": "1"}));
+    let id = app.call(debug_new.clone()).await["instanceId"].as_str().unwrap().to_owned();
+    app.call(with(new_instance(&order), json!({"testFlag": "1"}))).await; // a repeat records nothing new
+    app.call(json!({"activity": "updateInstanceStatus", "instanceId": id, "status": "FREEZE", "testFlag": "1"})).await;
+    let deliveries = receiver.wait_for(2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(types(&receiver.events()), ["instance.created", "instance.frozen"]);
+    assert!(deliveries.iter().all(|d| d.body["data"]["testFlag"] == true && d.body["instanceId"] == id.as_str()));
+}
+
+async fn a_release_during_provisioning_is_told_after_the_provisioning_outcome(kind: StoreKind) {
+    let application = Receiver::start(json!({"frontEndUrl": "https://slow.example.com/"})).await;
+    application.delay_ms.store(800, Ordering::SeqCst);
+    let feed = Receiver::start(json!({})).await;
+    let (deliver, endpoint) = (deliver_to(&feed), application.url());
+    let app = TestApp::spawn_with(kind, move |s| {
+        deliver(s);
+        s.provisioning.mode = koogate::config::ProvisioningMode::Webhook;
+        s.provisioning.endpoint = endpoint;
+    })
+    .await;
+    let answer = app.call(new_instance(&order_id())).await;
+    assert_eq!(code(&answer), "000004");
+    let id = answer["instanceId"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(200)).await; // the provisioning call is in flight
+    assert_eq!(code(&app.call(json!({"activity": "releaseInstance", "instanceId": id})).await), "000000");
+    let deliveries = feed.wait_for(2).await;
+    assert_eq!(types(&deliveries), ["instance.created", "instance.released"], "no provisioned event for a released instance");
+    let provisioning_answered = application.wait_for(1).await[0].answered_at;
+    assert!(deliveries[1].answered_at > provisioning_answered, "the release reaches the application after its provisioning call");
+    assert_eq!(app.store.instance(&id).await.unwrap().unwrap().status.as_str(), "released");
+}
+
 store_tests!(
+    debug_events_are_sent_when_asked_for,
+    a_release_during_provisioning_is_told_after_the_provisioning_outcome,
     a_whole_lifecycle_arrives_signed_and_in_order,
     nothing_is_lost_while_the_receiver_is_down,
     two_nodes_deliver_each_event_once,
