@@ -1,5 +1,7 @@
-//! Wiring: settings → secrets → store (migrated) → HTTP server, plus the background nonce purge.
-//! Tests use [`Application`] directly to run a real server on a random port.
+//! Wiring: settings → secrets → store (migrated) → the production listener, the admin listener (when
+//! `admin.token` is set), the job worker, the refused-call audit writer and the housekeeping purge; and
+//! the orderly shutdown of all of them. Tests use [`Application`] directly to run a real server on a
+//! random port.
 
 use crate::admin::{self, AdminState};
 use crate::config::ProvisioningMode;

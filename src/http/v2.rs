@@ -1,8 +1,10 @@
 //! The V2 production address: `POST {base_path}`.
 //!
 //! Order of work for one call: verify (no database) → open the transaction → claim the nonce → dispatch
-//! on `activity` → write the audit row → commit → answer. A call refused before the transaction gets its
-//! audit row on its own. Whatever happens, the answer is HTTP 200 JSON with a `resultCode`.
+//! on `activity` (the handler writes the change and its event) → write the audit row → commit → answer,
+//! all within a 4.5 s budget. A call refused before or outside the transaction (bad signature, replay,
+//! database failure) gets its audit row through the background writer (`audit.rs`). Whatever happens,
+//! the answer is HTTP 200 JSON with a `resultCode`.
 
 use super::AppState;
 use super::audit::UNVERIFIED_BODY_MAX_CHARS;

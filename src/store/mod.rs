@@ -1,10 +1,11 @@
 //! Durable state behind one trait, with an SQLite (embedded default) and a Postgres (production,
 //! multi-node) implementation.
 //!
-//! A marketplace callback is one [`Transaction`]: the nonce claim, the state change and the audit row
-//! commit together or not at all. Everything that must hold across nodes — the nonce replay cache, the
-//! order-line claim, the renewal/upgrade idempotency keys — is a unique constraint here, never process
-//! memory. Handlers orchestrate through the trait and never see SQL.
+//! A marketplace callback is one [`Transaction`]: the nonce claim, the state change, its event (and
+//! delivery job) and the audit row commit together or not at all. Everything that must hold across
+//! nodes — the nonce replay cache, the order-line claim, the renewal/upgrade idempotency keys, job
+//! claims — lives here under unique constraints, row locks and leases, never in process memory.
+//! Handlers and the job worker orchestrate through the trait and never see SQL.
 //!
 //! Times are stored as Unix milliseconds (`*_ms` columns, BIGINT) in both databases so one row type
 //! serves both; in Postgres `to_timestamp(col / 1000.0)` shows them as dates.
