@@ -19,7 +19,15 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use std::time::Duration;
 
+/// The open APIs' paths (open-api.md, license.md §2), shared with `koogate sim platform`.
 pub const ORDER_QUERY_PATH: &str = "/api/mkp-openapi-public/global/v1/order/query";
+pub const USAGE_PUSH_PATH: &str = "/api/mkp-openapi-public/global/v1/isv/usage-data";
+pub const USAGE_PUSH_OLD_PATH: &str = "/rest/marketplace/v1/isv/usage-data";
+pub const LICENSE_ACTIVATE_V1_PATH: &str = "/api/mkp-openapi-public/global/v1/license/activate";
+pub const LICENSE_ACTIVATE_V2_PATH: &str = "/api/mkp-openapi-public/global/v2/license/activate";
+pub const LICENSE_HEARTBEAT_V1_PATH: &str = "/api/mkp-openapi-public/global/v1/license/heartbeat";
+pub const LICENSE_HEARTBEAT_V2_PATH: &str = "/api/mkp-openapi-public/global/v2/license/heartbeat";
+pub const LICENSE_SOFTWARE_USAGE_PATH: &str = "/api/mkp-openapi-public/global/v2/license/software-usage-info";
 /// The order query's success code.
 pub const ORDER_QUERY_SUCCESS: &str = "MKT.0000";
 

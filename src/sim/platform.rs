@@ -36,14 +36,11 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-const ORDER_QUERY: &str = "/api/mkp-openapi-public/global/v1/order/query";
-const USAGE_PUSH: &str = "/api/mkp-openapi-public/global/v1/isv/usage-data";
-const USAGE_PUSH_OLD: &str = "/rest/marketplace/v1/isv/usage-data";
-const ACTIVATE_V1: &str = "/api/mkp-openapi-public/global/v1/license/activate";
-const ACTIVATE_V2: &str = "/api/mkp-openapi-public/global/v2/license/activate";
-const HEARTBEAT_V1: &str = "/api/mkp-openapi-public/global/v1/license/heartbeat";
-const HEARTBEAT_V2: &str = "/api/mkp-openapi-public/global/v2/license/heartbeat";
-const SOFTWARE_USAGE: &str = "/api/mkp-openapi-public/global/v2/license/software-usage-info";
+use crate::marketplace::{
+    LICENSE_ACTIVATE_V1_PATH as ACTIVATE_V1, LICENSE_ACTIVATE_V2_PATH as ACTIVATE_V2, LICENSE_HEARTBEAT_V1_PATH as HEARTBEAT_V1,
+    LICENSE_HEARTBEAT_V2_PATH as HEARTBEAT_V2, LICENSE_SOFTWARE_USAGE_PATH as SOFTWARE_USAGE, ORDER_QUERY_PATH as ORDER_QUERY,
+    USAGE_PUSH_OLD_PATH as USAGE_PUSH_OLD, USAGE_PUSH_PATH as USAGE_PUSH,
+};
 
 /// The gateway's request-entity limit (APIG error table: "Request entity too large", 12 MB).
 const MAX_BODY: usize = 12 * 1024 * 1024;
