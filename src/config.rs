@@ -22,6 +22,7 @@ pub const MIN_KEY_CHARS: usize = 8;
 pub const MIN_ENCRYPTION_KEY_CHARS: usize = 16;
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
@@ -38,12 +39,14 @@ pub struct Settings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub listen: String,
     pub base_path: String,
 }
 
 #[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
@@ -107,7 +110,16 @@ fn describe_config_error(error: config::ConfigError) -> anyhow::Error {
         config::ConfigError::Type { key, expected, .. } => {
             anyhow::anyhow!("setting {} has the wrong type: expected {expected}", key.unwrap_or_default())
         }
-        other => anyhow::anyhow!("reading the configuration: {other}"),
+        other => {
+            let message = other.to_string();
+            if message.contains("does not have variant constructor") {
+                // serde's wording for an unknown enum value; the value itself is not repeated.
+                let key = message.rsplit("for key ").next().unwrap_or_default().trim_matches('`');
+                anyhow::anyhow!("setting {key} has a value that is not one of the documented choices (see config/default.toml)")
+            } else {
+                anyhow::anyhow!("reading the configuration: {message}")
+            }
+        }
     }
 }
 
@@ -138,6 +150,7 @@ impl<'de> Deserialize<'de> for KeyList {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KeySettings {
     pub basic: KeyList,
     pub kit: KeyList,
@@ -164,6 +177,7 @@ pub enum WindowMode {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
     pub timestamp_window_secs: u64,
     pub enforce_window: WindowMode,
@@ -195,6 +209,7 @@ fn optional_secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LimitSettings {
     pub max_body_bytes: usize,
 }
@@ -207,6 +222,7 @@ pub enum ProvisioningMode {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProvisioningSettings {
     pub mode: ProvisioningMode,
     pub endpoint: String,
@@ -219,6 +235,7 @@ pub struct ProvisioningSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MarketplaceSettings {
     pub api_base: String,
     pub fallback_base: String,
@@ -258,6 +275,7 @@ impl MarketplaceSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
     pub url: String,
     #[serde(deserialize_with = "optional_secret")]
@@ -268,6 +286,7 @@ pub struct WebhookSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JobSettings {
     pub poll_interval_ms: u64,
     pub batch: u32,
@@ -278,6 +297,7 @@ pub struct JobSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AdminSettings {
     pub listen: String,
     #[serde(deserialize_with = "optional_secret")]
@@ -285,11 +305,13 @@ pub struct AdminSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct V2Settings {
     pub emit_body_sign: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub filter: String,
     pub format: LogFormat,
@@ -448,6 +470,20 @@ mod tests {
         assert!(Settings::load(Some(&path)).unwrap_err().to_string().contains("keys.basic holds a key of 5 characters"));
         std::fs::write(&path, "[server]\nbase_path = \"/a/{id}\"\n").unwrap();
         assert!(Settings::load(Some(&path)).unwrap_err().to_string().contains("server.base_path"));
+    }
+
+    #[test]
+    fn misspelled_settings_and_unknown_choices_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("koogate.toml");
+        std::fs::write(&path, "[webhook]\nretry_horizon = 5\n").unwrap();
+        let error = format!("{:#}", Settings::load(Some(&path)).unwrap_err());
+        assert!(error.contains("retry_horizon"), "{error}");
+        std::fs::write(&path, "[webhok]\nurl = \"x\"\n").unwrap();
+        assert!(format!("{:#}", Settings::load(Some(&path)).unwrap_err()).contains("webhok"));
+        std::fs::write(&path, "[provisioning]\nmode = \"Webhook\"\n").unwrap();
+        let error = format!("{:#}", Settings::load(Some(&path)).unwrap_err());
+        assert!(error.contains("provisioning.mode") && !error.contains("Webhook"), "{error}");
     }
 
     #[test]

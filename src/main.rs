@@ -239,6 +239,15 @@ async fn operator(command: OperatorCommand, settings: &Settings) -> std::process
     use std::process::ExitCode;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).try_init();
+    // An operator looks at the database the server uses: never create a new, empty one by mistake
+    // (a relative SQLite path read from another directory).
+    if let Some(file) = koogate::startup::sqlite_file(&settings.database.url).filter(|file| !file.exists()) {
+        eprintln!(
+            "koogate: no database at {} (database.url); run this where koogate serves from, or set KOOGATE__DATABASE__URL",
+            file.display()
+        );
+        return ExitCode::from(2);
+    }
     let store = match open_store(settings).await {
         Ok(store) => store,
         Err(error) => {
@@ -335,10 +344,11 @@ async fn sim(command: SimCommand) -> std::process::ExitCode {
                 (None, None) => Err(anyhow::anyhow!("give --body or --activity")),
             };
             match body {
-                Ok(serde_json::Value::Object(object)) => {
+                Ok(serde_json::Value::Object(object)) if object.get("activity").and_then(|a| a.as_str()).is_some() => {
                     println!("{}", sim::sign::curl_command(&url, &key, &object));
                     ExitCode::SUCCESS
                 }
+                Ok(serde_json::Value::Object(_)) => failed(anyhow::anyhow!("the body needs an \"activity\" member")),
                 Ok(_) => failed(anyhow::anyhow!("the body must be a JSON object")),
                 Err(error) => failed(error),
             }

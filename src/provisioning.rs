@@ -60,8 +60,8 @@ impl Provisioner for TemplateProvisioner {
             .as_ref()
             .map(|_| self.sealer.seal(&generate_password(&mut rand::rngs::OsRng, s.password_length), request.instance_id));
         Provisioned::Ready(Some(StoredAppInfo {
-            front_end_url: render(&s.front_end_url, request),
-            admin_url: optional(&s.admin_url),
+            front_end_url: render_url(&s.front_end_url, request),
+            admin_url: (!s.admin_url.is_empty()).then(|| render_url(&s.admin_url, request)),
             user_name,
             password_sealed,
             memo: optional(&s.memo),
@@ -82,8 +82,8 @@ impl Provisioner for TemplateProvisioner {
             generate_password(&mut rand::rngs::StdRng::from_seed(seed), s.password_length)
         });
         Some(AppInfo {
-            front_end_url: render(&s.front_end_url, &request),
-            admin_url: optional(&s.admin_url),
+            front_end_url: render_url(&s.front_end_url, &request),
+            admin_url: (!s.admin_url.is_empty()).then(|| render_url(&s.admin_url, &request)),
             user_name,
             password,
             memo: optional(&s.memo),
@@ -114,6 +114,16 @@ fn render(template: &str, request: &ProvisionRequest<'_>) -> String {
         .replace("{instanceId}", request.instance_id)
         .replace("{orderId}", request.order_id)
         .replace("{orderLineId}", request.order_line_id)
+}
+
+/// As [`render`], for URL templates: the IDs are percent-encoded so they always stay one path segment or
+/// query value (debug calls carry made-up IDs with any characters).
+fn render_url(template: &str, request: &ProvisionRequest<'_>) -> String {
+    const UNRESERVED_KEPT: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    let encode = |id: &str| percent_encoding::utf8_percent_encode(id, UNRESERVED_KEPT).to_string();
+    let (instance_id, order_id, order_line_id) = (encode(request.instance_id), encode(request.order_id), encode(request.order_line_id));
+    render(template, &ProvisionRequest { instance_id: &instance_id, order_id: &order_id, order_line_id: &order_line_id })
 }
 
 /// Characters a value takes in koogate's ASCII-only answers (each non-ASCII UTF-16 unit is `\uXXXX`),
@@ -218,6 +228,8 @@ mod tests {
         let a = provisioner.debug_app_info("made-up-1").unwrap();
         assert_eq!(a, provisioner.debug_app_info("made-up-1").unwrap());
         assert_eq!(a.front_end_url, "https://app.example.com/t/made-up-1");
+        let odd = provisioner.debug_app_info("it's/../x").unwrap();
+        assert_eq!(odd.front_end_url, "https://app.example.com/t/it%27s%2F..%2Fx", "IDs stay one path segment");
         assert_eq!(a.password.as_ref().unwrap().len(), 20);
         let mut long = settings();
         long.password_length = 100;

@@ -187,10 +187,16 @@ pub fn ensure_secrets(settings: &mut Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn dev_secrets_path(sqlite_url: &str) -> PathBuf {
-    let file = sqlite_url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+/// The file an `sqlite:` database URL names (`None` for other databases and in-memory SQLite).
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let file = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let file = file.split('?').next().unwrap_or_default();
-    let folder = Path::new(file).parent().filter(|p| !p.as_os_str().is_empty() && !file.contains(":memory:")).unwrap_or(Path::new("data"));
+    (!file.is_empty() && !file.contains(":memory:")).then(|| PathBuf::from(file))
+}
+
+fn dev_secrets_path(sqlite_url: &str) -> PathBuf {
+    let file = sqlite_file(sqlite_url);
+    let folder = file.as_deref().and_then(Path::parent).filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("data"));
     folder.join("dev-secrets.toml")
 }
 

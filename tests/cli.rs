@@ -18,6 +18,15 @@ fn migrate_creates_the_sqlite_database_named_by_the_environment() {
 }
 
 #[test]
+fn operator_commands_never_create_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = koogate(dir.path()).args(["instances", "list"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no database at data/koogate.db"));
+    assert!(!dir.path().join("data").exists());
+}
+
+#[test]
 fn a_bad_setting_is_named_and_fails_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let output = koogate(dir.path()).arg("migrate").env("KOOGATE__SERVER__BASE_PATH", "no-slash").output().unwrap();

@@ -15,6 +15,10 @@ pub fn parse_expire_time(value: &str) -> Option<i64> {
     if !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
+    // chrono reads a 60th second as a leap second; the marketplace's times never have one.
+    if digits.len() >= 14 && digits[12..14] > *"59" {
+        return None;
+    }
     let format = match digits.len() {
         14 => "%Y%m%d%H%M%S",
         17 => "%Y%m%d%H%M%S%3f",

@@ -1,6 +1,6 @@
 //! `newInstance` (saas-v2.md §3): claim the order line and provision once, however often it is delivered.
 
-use super::feed::{PROVISION_JOB, instance_ordering_key};
+use super::feed::PROVISION_JOB;
 use super::{Context, Outcome};
 use crate::domain::EventType;
 use crate::domain::{Instance, InstanceStatus};
@@ -35,9 +35,9 @@ pub async fn handle(context: &Context<'_>, tx: &mut dyn Transaction, request: Ne
         OrderLineClaim::Created => {
             context.feed.instance_event(tx, EventType::Created, &instance, json!({}), context.now_ms).await?;
             if instance.status == InstanceStatus::Provisioning {
-                // Ordered with the instance's event deliveries: later events wait for the provisioning
-                // outcome, so the application never hears of a release before its provisioning call.
-                let key = instance_ordering_key(&instance.instance_id);
+                // Not ordered behind the event feed: provisioning must go ahead even while the feed's
+                // receiver is failing (a release meanwhile is repeated after the outcome instead).
+                let key = format!("{PROVISION_JOB}:{}", instance.instance_id);
                 let payload = json!({ "instanceId": instance.instance_id });
                 tx.enqueue(&NewJob::due_now(PROVISION_JOB, key, payload, context.now_ms, context.provision_horizon_ms)).await?;
             }

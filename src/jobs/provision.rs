@@ -9,8 +9,9 @@
 //! API or `koogate jobs retry` can still bring it to `active`.
 
 use super::Worker;
-use crate::domain::{EventType, InstanceStatus, StoredAppInfo};
+use crate::domain::{EventType, InstanceStatus, StoredAppInfo, parse_expire_time};
 use crate::handlers::feed::instance_data;
+use crate::marketplace::OrderLine;
 use crate::store::Job;
 use serde_json::{Value, json};
 
@@ -23,15 +24,18 @@ impl Worker {
         let Some(instance) = self.store.instance(&instance_id).await.map_err(|e| e.to_string())? else {
             return Ok(()); // nothing left to provision
         };
-        if !matches!(instance.status, InstanceStatus::Provisioning | InstanceStatus::Failed) {
-            return Ok(()); // provisioned (or released) meanwhile
+        if matches!(instance.status, InstanceStatus::Active | InstanceStatus::Frozen) {
+            return Ok(()); // provisioned meanwhile (a retried job)
         }
-        let (order, plan) = match &self.marketplace {
+        if instance.status == InstanceStatus::Released {
+            return Ok(()); // released before the application was asked: nothing to create
+        }
+        let (order, line) = match &self.marketplace {
             Some(client) => {
                 let order =
                     client.query_order(&instance.order_id, Some(&instance.order_line_id)).await.map_err(|e| format!("order query: {e}"))?;
-                let plan = order.line(&instance.order_line_id).map(|line| line.plan().to_string());
-                (serde_json::to_value(order).expect("orders serialise"), plan)
+                let line = order.line(&instance.order_line_id).cloned();
+                (serde_json::to_value(order).expect("orders serialise"), line)
             }
             None => (Value::Null, None),
         };
@@ -55,7 +59,7 @@ impl Worker {
         }
         let answer: Value = response.json().await.map_err(|_| "application's answer is not JSON".to_owned())?;
         let app_info = self.app_info(&instance_id, &answer)?;
-        self.complete_provisioning(&instance_id, app_info, plan).await
+        self.complete_provisioning(&instance_id, app_info, line).await
     }
 
     /// Validates the application's answer and seals its password.
@@ -77,19 +81,39 @@ impl Worker {
         })
     }
 
-    async fn complete_provisioning(&self, instance_id: &str, app_info: StoredAppInfo, plan: Option<String>) -> Result<(), String> {
+    /// Records the application's answer. If the instance was released while the application worked,
+    /// `instance.released` is sent again, after this outcome, so the application removes the tenant it
+    /// has just created.
+    async fn complete_provisioning(&self, instance_id: &str, app_info: StoredAppInfo, line: Option<OrderLine>) -> Result<(), String> {
         let now = crate::now_ms();
         let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
         let Some(mut instance) = tx.lock_instance(instance_id).await.map_err(|e| e.to_string())? else { return Ok(()) };
-        if matches!(instance.status, InstanceStatus::Provisioning | InstanceStatus::Failed) {
-            instance.app_info = Some(app_info);
-            // An upgrade's order sync may have stored a newer plan meanwhile: keep it.
-            if instance.plan.is_none() {
-                instance.plan = plan;
+        match instance.status {
+            InstanceStatus::Provisioning | InstanceStatus::Failed => {
+                instance.app_info = Some(app_info);
+                // The purchase order's plan and expiry, unless newer ones (an upgrade's order sync, a
+                // renewal) arrived meanwhile.
+                if let Some(line) = line {
+                    if instance.plan.is_none() {
+                        instance.plan = Some(line.plan().to_string());
+                        instance.product_id = instance.product_id.take().or_else(|| line.product_id().map(str::to_owned));
+                    }
+                    if instance.expire_time_ms.is_none() {
+                        instance.expire_time_ms = line.expire_time.as_deref().and_then(parse_expire_time);
+                    }
+                }
+                instance.move_to(InstanceStatus::Active, now);
+                tx.update_instance(&instance).await.map_err(|e| e.to_string())?;
+                self.feed
+                    .instance_event(tx.as_mut(), EventType::Provisioned, &instance, json!({}), now)
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
-            instance.move_to(InstanceStatus::Active, now);
-            tx.update_instance(&instance).await.map_err(|e| e.to_string())?;
-            self.feed.instance_event(tx.as_mut(), EventType::Provisioned, &instance, json!({}), now).await.map_err(|e| e.to_string())?;
+            InstanceStatus::Released => {
+                let extra = json!({"reason": "released while the application was provisioning it"});
+                self.feed.instance_event(tx.as_mut(), EventType::Released, &instance, extra, now).await.map_err(|e| e.to_string())?;
+            }
+            InstanceStatus::Active | InstanceStatus::Frozen => {}
         }
         tx.commit().await.map_err(|e| e.to_string())
     }

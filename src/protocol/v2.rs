@@ -97,15 +97,11 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// An optional integer, given as a JSON number or a decimal string.
+    /// An optional integer (a JSON number without a fraction, as the spec types it).
     pub fn optional_integer(&self, member: &str) -> Result<Option<i64>, ParamError> {
         match self.object.get(member) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| invalid(format!("{} must be an integer", self.name(member)))),
-            Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
-            Some(Value::String(text)) => {
-                text.trim().parse().map(Some).map_err(|_| invalid(format!("{} must be an integer", self.name(member))))
-            }
             Some(_) => Err(invalid(format!("{} must be an integer", self.name(member)))),
         }
     }

@@ -34,6 +34,11 @@ pub fn template(activity: &str, overrides: &[String]) -> anyhow::Result<Value> {
         let (name, value) = assignment.split_once('=').with_context(|| format!("--set takes name=value, got {assignment:?}"))?;
         if value.is_empty() {
             object.remove(name);
+        } else if value.starts_with(['{', '[']) {
+            // Objects and arrays (e.g. productInfo) as JSON; everything else stays a string, like the
+            // marketplace's own members (testFlag "1").
+            let parsed: Value = serde_json::from_str(value).with_context(|| format!("--set {name}: not valid JSON"))?;
+            object.insert(name.to_owned(), parsed);
         } else {
             object.insert(name.to_owned(), json!(value));
         }
@@ -62,7 +67,8 @@ mod tests {
 
     #[test]
     fn templates_take_overrides_and_removals() {
-        let body = template("newInstance", &["orderId=O1".into(), "testFlag=".into()]).unwrap();
+        let body = template("newInstance", &["orderId=O1".into(), "testFlag=".into(), r#"productInfo={"skuCode":"s"}"#.into()]).unwrap();
+        assert_eq!(body["productInfo"]["skuCode"], "s");
         assert_eq!(body["orderId"], "O1");
         assert!(body.get("testFlag").is_none());
         assert_eq!(body["activity"], "newInstance");

@@ -270,6 +270,8 @@ async fn webhook_provisioning_end_to_end(kind: StoreKind) {
     let plan: Value = serde_json::from_str(app.store.instance(&id).await.unwrap().unwrap().plan.as_deref().unwrap()).unwrap();
     assert_eq!(plan["productId"], format!("sim-product-{}", order.to_lowercase()), "the plan from the order query");
     assert_eq!(deliveries[1].body["data"]["plan"]["chargingMode"], "PERIOD");
+    assert_eq!(deliveries[1].body["data"]["productId"], plan["productId"], "the instance takes the plan's product");
+    assert_eq!(deliveries[1].body["data"]["expireTime"], "20301231235959", "and the order's expiry");
 
     // An upgrade's order is fetched too, and its plan kept.
     let upgrade = order_id();
@@ -361,7 +363,7 @@ async fn debug_events_are_sent_when_asked_for(kind: StoreKind) {
     assert!(deliveries.iter().all(|d| d.body["data"]["testFlag"] == true && d.body["instanceId"] == id.as_str()));
 }
 
-async fn a_release_during_provisioning_is_told_after_the_provisioning_outcome(kind: StoreKind) {
+async fn a_release_during_provisioning_is_repeated_after_the_provisioning_outcome(kind: StoreKind) {
     let application = Receiver::start(json!({"frontEndUrl": "https://slow.example.com/"})).await;
     application.delay_ms.store(800, Ordering::SeqCst);
     let feed = Receiver::start(json!({})).await;
@@ -377,16 +379,46 @@ async fn a_release_during_provisioning_is_told_after_the_provisioning_outcome(ki
     let id = answer["instanceId"].as_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_millis(200)).await; // the provisioning call is in flight
     assert_eq!(code(&app.call(json!({"activity": "releaseInstance", "instanceId": id})).await), "000000");
-    let deliveries = feed.wait_for(2).await;
-    assert_eq!(types(&deliveries), ["instance.created", "instance.released"], "no provisioned event for a released instance");
+    let deliveries = feed.wait_for(3).await;
+    assert_eq!(
+        types(&deliveries),
+        ["instance.created", "instance.released", "instance.released"],
+        "no provisioned event for a released instance"
+    );
     let provisioning_answered = application.wait_for(1).await[0].answered_at;
-    assert!(deliveries[1].answered_at > provisioning_answered, "the release reaches the application after its provisioning call");
+    assert!(deliveries[2].answered_at > provisioning_answered, "the release is repeated after the provisioning call");
     assert_eq!(app.store.instance(&id).await.unwrap().unwrap().status.as_str(), "released");
+}
+
+async fn a_failing_feed_does_not_hold_up_provisioning(kind: StoreKind) {
+    let application = Receiver::start(json!({"frontEndUrl": "https://tenant.example.com/"})).await;
+    let feed = Receiver::start(json!({})).await;
+    feed.fail_with.store(500, Ordering::SeqCst);
+    let (deliver, endpoint) = (deliver_to(&feed), application.url());
+    let app = TestApp::spawn_with(kind, move |s| {
+        deliver(s);
+        s.provisioning.mode = koogate::config::ProvisioningMode::Webhook;
+        s.provisioning.endpoint = endpoint;
+    })
+    .await;
+    let id = app.call(new_instance(&order_id())).await["instanceId"].as_str().unwrap().to_owned();
+    let mut answer = json!({});
+    for _ in 0..200 {
+        answer = app.call(json!({"activity": "queryInstance", "instanceId": id})).await;
+        if code(&answer) != "000004" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(code(&answer), "000000", "provisioned although the feed's receiver fails: {answer}");
+    feed.fail_with.store(0, Ordering::SeqCst);
+    assert_eq!(types(&feed.wait_for(2).await), ["instance.created", "instance.provisioned"]);
 }
 
 store_tests!(
     debug_events_are_sent_when_asked_for,
-    a_release_during_provisioning_is_told_after_the_provisioning_outcome,
+    a_release_during_provisioning_is_repeated_after_the_provisioning_outcome,
+    a_failing_feed_does_not_hold_up_provisioning,
     a_whole_lifecycle_arrives_signed_and_in_order,
     nothing_is_lost_while_the_receiver_is_down,
     two_nodes_deliver_each_event_once,
