@@ -520,9 +520,16 @@ async fn redelivery_keeps_the_instance(session: &mut Session, order: &str, insta
     let step = "newInstance redelivered (new businessId)";
     if let Some(again) = session.step(step, new_instance(order, debug), Expect::AnyOf(&["000000", "000004"])).await {
         let got = again.get("instanceId").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let outcome = if got == instance_id { Outcome::Pass } else { Outcome::Fail };
-        let detail = (outcome == Outcome::Fail)
-            .then(|| "a redelivered order line must return the first instanceId, not create another instance".to_owned());
+        // For real orders a second instance is a double provisioning; for debug calls (made-up orders,
+        // nothing created) a different answer is only a departure from "answer identically".
+        let (outcome, detail) = match (got == instance_id, debug) {
+            (true, _) => (Outcome::Pass, None),
+            (false, false) => {
+                (Outcome::Fail, Some("a redelivered order line must return the first instanceId, not create another instance"))
+            }
+            (false, true) => (Outcome::Warn, Some("debug calls are replayed by the dial tests; the same answer is expected")),
+        };
+        let detail = detail.map(str::to_owned);
         session.record(format!("{step}: same instanceId"), instance_id, got, Duration::ZERO, outcome, detail);
     }
 }
