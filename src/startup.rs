@@ -14,7 +14,6 @@ use crate::provisioning::{Provisioner, TemplateProvisioner, WebhookProvisioner};
 use crate::store::{self, Store};
 use anyhow::{Context, bail};
 use secrecy::SecretString;
-use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,9 +115,9 @@ impl Application {
         };
         let admin = self.admin.map(|(listener, state)| {
             tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "admin API is serving");
-            tokio::spawn(axum::serve(listener, admin::router(state)).with_graceful_shutdown(until_stopped(stopped.clone())).into_future())
+            tokio::spawn(crate::http::serve(listener, admin::router(state), until_stopped(stopped.clone())))
         });
-        let result = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(until_stopped(stopped)).await;
+        crate::http::serve(self.listener, router(self.state), until_stopped(stopped)).await;
         if let Some(admin) = admin {
             let _ = admin.await;
         }
@@ -129,7 +128,7 @@ impl Application {
         // The router (and with it every audit sink) is gone: the writer finishes what is queued.
         let _ = self.audit_writer.await;
         store.close().await;
-        Ok(result?)
+        Ok(())
     }
 }
 

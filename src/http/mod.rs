@@ -108,3 +108,40 @@ async fn readyz(State(state): State<AppState>) -> Response {
         }
     }
 }
+
+/// Serves `router` on `listener` until `shutdown` resolves, then lets the connections in flight finish
+/// (for at most 10 s).
+///
+/// Like `axum::serve`, but HTTP/1 header names go out in Title-Case (`Body-Sign`, `Content-Type`): the
+/// marketplace's checker reads `Body-Sign` case-sensitively, and hyper would otherwise write every
+/// name in lower case.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router, shutdown: impl std::future::Future<Output = ()>) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().title_case_headers(true);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                    let connection = graceful.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned());
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                    });
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(std::time::Duration::from_secs(10), graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open 10 s after shutdown began; closing them");
+    }
+}

@@ -196,7 +196,29 @@ async fn the_window_can_be_set_to_log_only(kind: StoreKind) {
     assert_eq!(refusal(&app, &url_with(&app, BASIC_KEY, &body, &fresh_nonce(), &too_old), body).await.0, "000002");
 }
 
+async fn header_names_go_out_title_cased(kind: StoreKind) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn(kind).await;
+    let body = canonical(&new_instance(&order_id()));
+    let url = app.signed_url(&body, BASIC_KEY);
+    let target = &url[app.address.len()..];
+    let mut stream = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://")).await.unwrap();
+    let head = format!(
+        "POST {target} HTTP/1.1\r\nHost: koogate\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The marketplace's checker reads Body-Sign case-sensitively ("Body-sign" fails).
+    assert!(answer.contains("\r\nBody-Sign: sign_type=\"HMAC-SHA256\", signature=\""), "{answer}");
+    assert!(answer.contains("\r\nContent-Type: application/json\r\n"), "{answer}");
+}
+
 store_tests!(
+    header_names_go_out_title_cased,
     the_window_can_be_set_to_log_only,
     bad_signatures_and_timestamps_are_refused,
     a_replayed_request_is_refused,
