@@ -1,6 +1,6 @@
 //! `newInstance` (saas-v2.md §3): claim the order line and provision once, however often it is delivered.
 
-use super::feed::PROVISION_JOB;
+use super::feed::{PROVISION_JOB, sync_order};
 use super::{Context, Outcome};
 use crate::domain::EventType;
 use crate::domain::{Instance, InstanceStatus};
@@ -34,6 +34,11 @@ pub async fn handle(context: &Context<'_>, tx: &mut dyn Transaction, request: Ne
     Ok(match tx.claim_order_line(&instance).await? {
         OrderLineClaim::Created => {
             context.feed.instance_event(tx, EventType::Created, &instance, json!({}), context.now_ms).await?;
+            if let (InstanceStatus::Active, Some(horizon_ms)) = (instance.status, context.sync_orders_for_ms) {
+                // Template mode answers at once; the purchase order's plan and expiry follow from the
+                // order query in the background.
+                sync_order(tx, horizon_ms, &instance.instance_id, &instance.order_id, &instance.order_line_id, context.now_ms).await?;
+            }
             if instance.status == InstanceStatus::Provisioning {
                 // Not ordered behind the event feed: provisioning must go ahead even while the feed's
                 // receiver is failing (a release meanwhile is repeated after the outcome instead).

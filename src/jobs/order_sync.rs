@@ -1,5 +1,6 @@
-//! Order sync: after an upgrade or a renewal, fetch that order from the marketplace's order query and
-//! keep the line's plan (product, SKU, quantity, charging mode, period) on the instance.
+//! Order sync: after a purchase (template mode), an upgrade or a renewal, fetch that order from the
+//! marketplace's order query and keep the line's plan (product, SKU, quantity, charging mode, period)
+//! on the instance, and the purchase's expiry when none is known yet.
 //!
 //! The callback has already applied what it carries (expiry, order IDs); this only adds the plan, so
 //! it emits no event of its own: later events carry the plan in their `data.plan`.
@@ -21,6 +22,11 @@ impl Worker {
             instance.plan = Some(line.plan().to_string());
             if let Some(product_id) = line.product_id() {
                 instance.product_id = Some(product_id.to_owned());
+            }
+            // The purchase order gives the first expiry; later ones come from refreshInstance, whose
+            // expireTime is authoritative and never overwritten here.
+            if instance.expire_time_ms.is_none() {
+                instance.expire_time_ms = line.expire_time.as_deref().and_then(crate::domain::parse_expire_time);
             }
             instance.updated_at_ms = crate::now_ms();
             tx.update_instance(&instance).await.map_err(|e| e.to_string())?;

@@ -415,7 +415,38 @@ async fn a_failing_feed_does_not_hold_up_provisioning(kind: StoreKind) {
     assert_eq!(types(&feed.wait_for(2).await), ["instance.created", "instance.provisioned"]);
 }
 
+async fn template_mode_fetches_the_purchase_order_in_the_background(kind: StoreKind) {
+    use koogate::sim::platform::{Platform, PlatformConfig, periodic_order};
+    let platform =
+        Platform::start(PlatformConfig { ak: "SYNCAK".into(), sk: "sync-sk-0123".into(), usage_key: None }, "127.0.0.1:0").await.unwrap();
+    let platform_url = platform.url();
+    let app = TestApp::spawn_with(kind, move |s| {
+        s.marketplace.api_base = platform_url;
+        s.marketplace.fallback_base = String::new();
+        s.marketplace.ak = "SYNCAK".into();
+        s.marketplace.sk = Some("sync-sk-0123".into());
+        s.jobs.poll_interval_ms = 50;
+    })
+    .await;
+    let order = order_id();
+    platform.add_order(periodic_order(&order, "NEW", "20301231235959"));
+    let answer = app.call(new_instance(&order)).await;
+    assert_eq!(code(&answer), "000000", "template mode still answers at once");
+    let id = answer["instanceId"].as_str().unwrap().to_owned();
+    let mut instance = app.store.instance(&id).await.unwrap().unwrap();
+    for _ in 0..200 {
+        if instance.plan.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        instance = app.store.instance(&id).await.unwrap().unwrap();
+    }
+    assert_eq!(instance.product_id, Some(format!("sim-product-{}", order.to_lowercase())));
+    assert_eq!(instance.expire_time_ms, koogate::domain::parse_expire_time("20301231235959"));
+}
+
 store_tests!(
+    template_mode_fetches_the_purchase_order_in_the_background,
     debug_events_are_sent_when_asked_for,
     a_release_during_provisioning_is_repeated_after_the_provisioning_outcome,
     a_failing_feed_does_not_hold_up_provisioning,
