@@ -70,8 +70,8 @@ impl Feed {
     }
 }
 
-/// The ordering key of an instance's deliveries and provisioning: they run one at a time, in order.
-pub fn instance_ordering_key(instance_id: &str) -> String {
+/// The ordering key of an instance's event deliveries: they run one at a time, in order.
+fn instance_ordering_key(instance_id: &str) -> String {
     format!("instance:{instance_id}")
 }
 

@@ -133,6 +133,32 @@ pub fn deliver_to(receiver: &Receiver) -> impl FnOnce(&mut koogate::config::Sett
     }
 }
 
+/// `queryInstance` for `id` until it is no longer `000004` (or 10 s passed); the last answer.
+async fn query_until_settled(app: &TestApp, id: &str) -> Value {
+    let mut answer = json!({});
+    for _ in 0..200 {
+        answer = app.call(json!({"activity": "queryInstance", "instanceId": id})).await;
+        if code(&answer) != "000004" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    answer
+}
+
+/// The stored instance once `done` holds for it (or as it is after 10 s): background jobs change it.
+async fn instance_when(app: &TestApp, id: &str, done: impl Fn(&koogate::domain::Instance) -> bool) -> koogate::domain::Instance {
+    let mut instance = app.store.instance(id).await.unwrap().unwrap();
+    for _ in 0..200 {
+        if done(&instance) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        instance = app.store.instance(id).await.unwrap().unwrap();
+    }
+    instance
+}
+
 fn types(deliveries: &[Delivery]) -> Vec<String> {
     deliveries.iter().map(|d| d.body["type"].as_str().unwrap_or_default().to_owned()).collect()
 }
@@ -245,14 +271,7 @@ async fn webhook_provisioning_end_to_end(kind: StoreKind) {
     let answer = app.call(new_instance(&order)).await;
     assert_eq!(code(&answer), "000004", "{answer}");
     let id = answer["instanceId"].as_str().unwrap().to_owned();
-    let mut query = json!({});
-    for _ in 0..200 {
-        query = app.call(json!({"activity": "queryInstance", "instanceId": id})).await;
-        if code(&query) != "000004" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let query = query_until_settled(&app, &id).await;
     assert_eq!(code(&query), "000000", "{query}");
     assert_eq!(query["info"][0]["appInfo"]["frontEndUrl"], "https://tenant.example.com/");
     assert_eq!(query["info"][0]["appInfo"]["password"], "app-chosen-pw");
@@ -279,14 +298,7 @@ async fn webhook_provisioning_end_to_end(kind: StoreKind) {
     let call = json!({"activity": "upgradeInstance", "instanceId": id, "orderId": upgrade, "orderLineId": format!("{upgrade}-000001")});
     assert_eq!(code(&app.call(call).await), "000000");
     let expected = format!("sim-product-{}", upgrade.to_lowercase());
-    let mut product = None;
-    for _ in 0..200 {
-        product = app.store.instance(&id).await.unwrap().unwrap().product_id;
-        if product.as_deref() == Some(expected.as_str()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let product = instance_when(&app, &id, |i| i.product_id.as_deref() == Some(expected.as_str())).await.product_id;
     assert_eq!(product.as_deref(), Some(expected.as_str()));
 }
 
@@ -308,15 +320,8 @@ async fn an_application_that_keeps_failing_leaves_a_failed_instance_and_a_retrya
     let admin = app.admin_address.clone().unwrap();
     let answer = app.call(new_instance(&order_id())).await;
     let id = answer["instanceId"].as_str().unwrap().to_owned();
-    let mut status = String::new();
-    for _ in 0..100 {
-        status = app.store.instance(&id).await.unwrap().unwrap().status.as_str().to_owned();
-        if status == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(status, "failed");
+    let status = instance_when(&app, &id, |i| i.status.as_str() == "failed").await.status;
+    assert_eq!(status.as_str(), "failed");
     let query = app.call(json!({"activity": "queryInstance", "instanceId": id})).await;
     assert_eq!(code(&query), "000005");
     // Visible to operators in the admin API ...
@@ -333,12 +338,7 @@ async fn an_application_that_keeps_failing_leaves_a_failed_instance_and_a_retrya
     application.fail_with.store(0, Ordering::SeqCst);
     let retried = app.client.post(format!("{admin}/admin/jobs/{}/retry", items[0]["id"])).bearer_auth(token).send().await.unwrap();
     assert_eq!(retried.status(), 200);
-    for _ in 0..100 {
-        if app.store.instance(&id).await.unwrap().unwrap().status.as_str() == "active" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    instance_when(&app, &id, |i| i.status.as_str() == "active").await;
     assert_eq!(code(&app.call(json!({"activity": "queryInstance", "instanceId": id})).await), "000000");
     let history: Vec<String> = app.store.events_for_instance(&id).await.unwrap().into_iter().map(|e| e.event_type).collect();
     assert_eq!(history, ["instance.created", "instance.failed", "instance.provisioned"]);
@@ -402,14 +402,7 @@ async fn a_failing_feed_does_not_hold_up_provisioning(kind: StoreKind) {
     })
     .await;
     let id = app.call(new_instance(&order_id())).await["instanceId"].as_str().unwrap().to_owned();
-    let mut answer = json!({});
-    for _ in 0..200 {
-        answer = app.call(json!({"activity": "queryInstance", "instanceId": id})).await;
-        if code(&answer) != "000004" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let answer = query_until_settled(&app, &id).await;
     assert_eq!(code(&answer), "000000", "provisioned although the feed's receiver fails: {answer}");
     feed.fail_with.store(0, Ordering::SeqCst);
     assert_eq!(types(&feed.wait_for(2).await), ["instance.created", "instance.provisioned"]);
@@ -433,14 +426,7 @@ async fn template_mode_fetches_the_purchase_order_in_the_background(kind: StoreK
     let answer = app.call(new_instance(&order)).await;
     assert_eq!(code(&answer), "000000", "template mode still answers at once");
     let id = answer["instanceId"].as_str().unwrap().to_owned();
-    let mut instance = app.store.instance(&id).await.unwrap().unwrap();
-    for _ in 0..200 {
-        if instance.plan.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        instance = app.store.instance(&id).await.unwrap().unwrap();
-    }
+    let instance = instance_when(&app, &id, |i| i.plan.is_some()).await;
     assert_eq!(instance.product_id, Some(format!("sim-product-{}", order.to_lowercase())));
     assert_eq!(instance.expire_time_ms, koogate::domain::parse_expire_time("20301231235959"));
 }
