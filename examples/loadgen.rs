@@ -68,7 +68,7 @@ async fn one_request(target: &Target, n: u64) -> (Duration, String) {
     let body = serde_json::to_vec(&body).expect("a map of strings serializes");
     let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis().to_string();
     let nonce = hex::encode(rand::random::<[u8; 16]>());
-    let signature = koogate::protocol::signature::v2_sign(&target.key, &nonce, &timestamp, &body);
+    let signature = koogate::protocol::v2::signature::v2_sign(&target.key, &nonce, &timestamp, &body);
 
     let started = Instant::now();
     let sent = target

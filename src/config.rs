@@ -2,7 +2,8 @@
 //! `KOOGATE__SECTION__KEY` environment variables. Values are checked once here, at start-up, so the
 //! rest of the program can trust them; secrets are `SecretString`s and never printed.
 
-use crate::protocol::signature::KeyType;
+use crate::protocol::keys::KeyType;
+use crate::provisioning::{ProvisioningMode, ProvisioningSettings};
 use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
@@ -214,26 +215,6 @@ pub struct LimitSettings {
     pub max_body_bytes: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProvisioningMode {
-    Template,
-    Webhook,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProvisioningSettings {
-    pub mode: ProvisioningMode,
-    pub endpoint: String,
-    pub horizon_secs: u64,
-    pub front_end_url: String,
-    pub admin_url: String,
-    pub user_name: String,
-    pub password_length: usize,
-    pub memo: String,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarketplaceSettings {
@@ -358,13 +339,7 @@ impl Settings {
             bail!("limits.max_body_bytes must be at least 1024");
         }
         let p = &self.provisioning;
-        if !(12..=128).contains(&p.password_length) {
-            bail!("provisioning.password_length must be between 12 and 128");
-        }
-        crate::provisioning::check_templates(p)?;
-        if p.mode == ProvisioningMode::Webhook && !is_http_url(&p.endpoint) {
-            bail!("provisioning.endpoint must be an http(s) URL when provisioning.mode = \"webhook\"");
-        }
+        p.check()?;
         let needs_secret = !self.webhook.url.is_empty() || p.mode == ProvisioningMode::Webhook;
         if !self.webhook.url.is_empty() && !is_http_url(&self.webhook.url) {
             bail!("webhook.url must be an http(s) URL");

@@ -93,7 +93,7 @@ enum JobsCommand {
     List {
         /// Only this state: pending, running, done or dead.
         #[arg(long, value_parser = admin::parse_job_state)]
-        state: Option<&'static str>,
+        state: Option<koogate::store::JobState>,
         /// Only jobs with an ID above this (the previous page's last ID).
         #[arg(long, value_name = "N")]
         after: Option<i64>,

@@ -5,13 +5,50 @@
 //! implements [`Provisioner`] too and answers [`Provisioned::Pending`], which the `newInstance` handler
 //! turns into status `provisioning` and `000004`.
 
-use crate::config::ProvisioningSettings;
 use crate::crypto::Sealer;
-use crate::domain::StoredAppInfo;
-use crate::protocol::v2::AppInfo;
+use crate::domain::{AppInfo, StoredAppInfo};
 use anyhow::bail;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+
+/// `provisioning.mode`: koogate renders the app info itself (`template`), or the merchant's application
+/// provisions each instance (`webhook`, see `crate::jobs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProvisioningMode {
+    Template,
+    Webhook,
+}
+
+/// The `[provisioning]` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisioningSettings {
+    pub mode: ProvisioningMode,
+    pub endpoint: String,
+    pub horizon_secs: u64,
+    pub front_end_url: String,
+    pub admin_url: String,
+    pub user_name: String,
+    pub password_length: usize,
+    pub memo: String,
+}
+
+impl ProvisioningSettings {
+    /// Start-up checks: the password length, the templates (see [`check_templates`]), the endpoint.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if !(12..=128).contains(&self.password_length) {
+            bail!("provisioning.password_length must be between 12 and 128");
+        }
+        check_templates(self)?;
+        let is_http_url = url::Url::parse(&self.endpoint).is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
+        if self.mode == ProvisioningMode::Webhook && !is_http_url {
+            bail!("provisioning.endpoint must be an http(s) URL when provisioning.mode = \"webhook\"");
+        }
+        Ok(())
+    }
+}
 
 /// What the marketplace knows about the order line being provisioned.
 #[derive(Debug, Clone)]
@@ -134,7 +171,7 @@ fn wire_length(value: &str) -> usize {
 
 /// Start-up check: only known placeholders, and every rendered value within the marketplace's limits
 /// even for the longest (64-character) IDs.
-pub fn check_templates(settings: &ProvisioningSettings) -> anyhow::Result<()> {
+fn check_templates(settings: &ProvisioningSettings) -> anyhow::Result<()> {
     let longest = "x".repeat(64);
     let worst = ProvisionRequest { instance_id: &longest, order_id: &longest, order_line_id: &longest };
     for (name, template, max) in [
@@ -185,7 +222,7 @@ mod tests {
 
     fn settings() -> ProvisioningSettings {
         ProvisioningSettings {
-            mode: crate::config::ProvisioningMode::Template,
+            mode: ProvisioningMode::Template,
             endpoint: String::new(),
             horizon_secs: 10800,
             front_end_url: "https://app.example.com/t/{instanceId}".into(),

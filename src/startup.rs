@@ -4,13 +4,13 @@
 //! random port.
 
 use crate::admin::{self, AdminState};
-use crate::config::ProvisioningMode;
+use crate::callback::{AuditSink, Pipeline};
 use crate::config::Settings;
 use crate::crypto::Sealer;
-use crate::handlers::feed::Feed;
-use crate::http::{AppState, AuditSink, Shared, router};
+use crate::http::{AppState, Shared, router};
 use crate::jobs::{self, Worker};
-use crate::provisioning::{Provisioner, TemplateProvisioner, WebhookProvisioner};
+use crate::outbox::Outbox;
+use crate::provisioning::{Provisioner, ProvisioningMode, TemplateProvisioner, WebhookProvisioner};
 use crate::store::{self, Store};
 use anyhow::{Context, bail};
 use secrecy::SecretString;
@@ -51,12 +51,12 @@ impl Application {
             ProvisioningMode::Template => Arc::new(templates),
             ProvisioningMode::Webhook => Arc::new(WebhookProvisioner { templates }),
         };
-        let feed = Feed {
+        let outbox = Outbox {
             deliver: !settings.webhook.url.is_empty(),
             include_debug: settings.webhook.include_debug,
             delivery_horizon_ms: settings.webhook.retry_horizon_secs as i64 * 1000,
         };
-        let worker = Worker::new(store.clone(), settings.clone(), sealer.clone(), feed.clone())?;
+        let worker = Worker::new(store.clone(), settings.clone(), sealer.clone(), outbox.clone())?;
         let listener = TcpListener::bind(&settings.server.listen)
             .await
             .with_context(|| format!("binding server.listen {}", settings.server.listen))?;
@@ -75,7 +75,17 @@ impl Application {
         let sync_orders_for_ms = crate::marketplace::MarketplaceClient::new(&settings.marketplace)
             .is_ok()
             .then_some(settings.provisioning.horizon_secs as i64 * 1000);
-        let state = AppState::new(Shared { settings, store, provisioner, sealer, audit, feed, sync_orders_for_ms });
+        let pipeline = Pipeline {
+            store,
+            audit,
+            provisioner,
+            sealer,
+            outbox,
+            provision_horizon_ms: settings.provisioning.horizon_secs as i64 * 1000,
+            sync_orders_for_ms,
+            replay_retention_ms: settings.security.nonce_retention_ms(),
+        };
+        let state = AppState::new(Shared { settings, pipeline });
         Ok(Application { listener, state, audit_writer, worker, admin })
     }
 
@@ -89,21 +99,21 @@ impl Application {
     }
 
     pub fn store(&self) -> Arc<dyn Store> {
-        self.state.store.clone()
+        self.state.pipeline.store.clone()
     }
 
     /// Serves until `shutdown` resolves, finishing the calls in flight.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let purge = tokio::spawn(purge(self.state.store.clone(), self.state.settings.jobs.keep_done_days));
+        let purge = tokio::spawn(purge(self.state.pipeline.store.clone(), self.state.settings.jobs.keep_done_days));
         let listen = self.local_addr();
         let (stop_worker, worker) = jobs::spawn(self.worker);
         tracing::info!(
             listen = %listen,
             base_path = %self.state.settings.server.base_path,
-            store = self.state.store.backend(),
+            store = self.state.pipeline.store.backend(),
             "koogate is serving"
         );
-        let store = self.state.store.clone();
+        let store = self.state.pipeline.store.clone();
         // One shutdown signal for both listeners.
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(async move {

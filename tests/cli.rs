@@ -71,7 +71,7 @@ async fn the_default_command_serves_on_sqlite_with_a_kept_development_key() {
         let (nonce, ts) = ("n-1", koogate::now_ms().to_string());
         let url = format!(
             "http://127.0.0.1:{port}/?signature={}&timestamp={ts}&nonce={nonce}",
-            koogate::protocol::signature::v2_sign(key, nonce, &ts, body)
+            koogate::protocol::v2::signature::v2_sign(key, nonce, &ts, body)
         );
         let answer: serde_json::Value = client.post(url).body(body.to_vec()).send().await.unwrap().json().await.unwrap();
         accepted = Some(answer["resultCode"] == "000000");
@@ -171,7 +171,7 @@ async fn pending_deliveries_survive_a_kill() {
         async move {
             let bytes = koogate::protocol::canonical::canonical_c1(body.as_object().unwrap());
             let (nonce, ts) = (uuid::Uuid::new_v4().simple().to_string(), koogate::now_ms().to_string());
-            let signature = koogate::protocol::signature::v2_sign(key, &nonce, &ts, &bytes);
+            let signature = koogate::protocol::v2::signature::v2_sign(key, &nonce, &ts, &bytes);
             let url = format!("http://127.0.0.1:{koogate_port}/?signature={signature}&timestamp={ts}&nonce={nonce}");
             let answer: serde_json::Value = client.post(url).body(bytes).send().await.unwrap().json().await.unwrap();
             assert_eq!(answer["resultCode"], "000000", "{answer}");

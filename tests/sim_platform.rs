@@ -4,7 +4,7 @@
 
 use chrono::{TimeDelta, Utc};
 use koogate::protocol::apig::{DATE_FORMAT, SignedRequest};
-use koogate::protocol::signature::usage_push_signature;
+use koogate::protocol::usage_sign::usage_push_signature;
 use koogate::sim::platform::{Platform, PlatformConfig, ReceivedCall, mock_orders};
 use serde_json::{Value, json};
 

@@ -3,8 +3,10 @@
 //! The file is kept in `tests/fixtures/` so the crate tests itself from a bare clone; when the shared
 //! spec sits beside the repository (as in CI), the copy must be identical to it.
 
+use koogate::protocol::body_sign::{body_sign_header, body_signature};
 use koogate::protocol::canonical::{Candidate, canonical_c1, canonical_c3, canonical_c4};
-use koogate::protocol::signature::{KeyRef, KeyType, body_sign_header, body_signature, v2_inner, v2_matches, v2_sign, v2_verify};
+use koogate::protocol::keys::{KeyRef, KeyType};
+use koogate::protocol::v2::signature::{v2_inner, v2_matches, v2_sign, v2_verify};
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
@@ -139,7 +141,7 @@ fn apig_sdk_hmac_sha256_vectors() {
 
 #[test]
 fn usage_push_signature_vectors() {
-    use koogate::protocol::signature::{usage_push_matches, usage_push_signature};
+    use koogate::protocol::usage_sign::{usage_push_matches, usage_push_signature};
     for vector in vectors("usage_push_signature") {
         let input = &vector["input"];
         let (key, ts, nonce) = (text(input, "/key"), text(input, "/ts"), text(input, "/nonce"));

@@ -10,7 +10,7 @@
 use super::views::{InstanceView, JobView, Page};
 use super::{AuditSubject, InstanceHistory, RetryError, RetryHorizons, audit_page, next_cursor, retry_dead_job};
 use crate::domain::{Instance, InstanceStatus};
-use crate::store::{AuditEntry, InstanceFilter, Job, Store, StoreError};
+use crate::store::{AuditEntry, InstanceFilter, Job, JobState, Store, StoreError};
 use chrono::DateTime;
 use std::fmt::Write;
 
@@ -109,7 +109,9 @@ pub async fn show_instance(store: &dyn Store, instance_id: &str, json: bool) -> 
     let rows = history
         .events
         .iter()
-        .map(|e| vec![human_time(e.occurred_at_ms), e.event_type.clone(), e.id.clone(), if e.test_flag { "test" } else { "" }.into()])
+        .map(|e| {
+            vec![human_time(e.occurred_at_ms), e.event_type.as_str().to_owned(), e.id.clone(), if e.test_flag { "test" } else { "" }.into()]
+        })
         .collect();
     text.push_str(&section(&["TIME", "TYPE", "ID", ""], rows));
     let _ = writeln!(text, "\napplied orders ({}):", history.applied_orders.len());
@@ -151,7 +153,13 @@ fn audit_row(e: &AuditEntry) -> Vec<String> {
     ]
 }
 
-pub async fn list_jobs(store: &dyn Store, state: Option<&str>, after: Option<i64>, limit: i64, json: bool) -> Result<String, CommandError> {
+pub async fn list_jobs(
+    store: &dyn Store,
+    state: Option<JobState>,
+    after: Option<i64>,
+    limit: i64,
+    json: bool,
+) -> Result<String, CommandError> {
     let jobs = store.list_jobs(state, after, limit).await?;
     let next = next_cursor(&jobs, limit, |job| job.id.to_string());
     if json {
@@ -171,8 +179,8 @@ pub async fn list_jobs(store: &dyn Store, state: Option<&str>, after: Option<i64
 fn job_row(job: &Job) -> Vec<String> {
     vec![
         job.id.to_string(),
-        job.kind.clone(),
-        job.state.clone(),
+        job.kind.to_string(),
+        job.state.to_string(),
         job.attempts.to_string(),
         human_time(job.run_after_ms),
         human_time(job.deadline_ms),
@@ -186,7 +194,7 @@ pub async fn retry_job(store: &dyn Store, job_id: i64, horizons: RetryHorizons) 
     Ok(format!(
         "job {} ({}) is pending again; it is dead again if still failing at {}\n",
         job.id,
-        cell(&job.kind),
+        cell(job.kind.as_str()),
         human_time(job.deadline_ms)
     ))
 }

@@ -15,8 +15,7 @@ pub mod views;
 
 use crate::config::Settings;
 use crate::domain::{Event, Instance, InstanceStatus};
-use crate::handlers::feed::{ORDER_SYNC_JOB, PROVISION_JOB};
-use crate::store::{AppliedOrder, AuditEntry, InstanceFilter, Job, Store, StoreError};
+use crate::store::{AppliedOrder, AuditEntry, InstanceFilter, Job, JobKind, JobState, Store, StoreError};
 use axum::Router;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
@@ -37,8 +36,6 @@ const OPENAPI: &str = include_str!("openapi.json");
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
-/// The states a job can be in (`jobs.state`).
-pub const JOB_STATES: [&str; 4] = ["pending", "running", "done", "dead"];
 const INSTANCE_STATUSES: [InstanceStatus; 5] =
     [InstanceStatus::Provisioning, InstanceStatus::Active, InstanceStatus::Frozen, InstanceStatus::Released, InstanceStatus::Failed];
 
@@ -78,10 +75,10 @@ impl RetryHorizons {
 
     /// Provisioning and order syncs are retried as long as the marketplace retries its calls
     /// (`provisioning.horizon_secs`); deliveries (and anything else) for `webhook.retry_horizon_secs`.
-    pub fn for_kind(self, kind: &str) -> i64 {
+    pub fn for_kind(self, kind: &JobKind) -> i64 {
         match kind {
-            PROVISION_JOB | ORDER_SYNC_JOB => self.provision_ms,
-            _ => self.webhook_ms,
+            JobKind::Provision | JobKind::OrderSync => self.provision_ms,
+            JobKind::Webhook | JobKind::Unrecognised(_) => self.webhook_ms,
         }
     }
 }
@@ -95,8 +92,11 @@ pub fn parse_instance_status(value: &str) -> Result<InstanceStatus, String> {
 }
 
 /// Reads a job state filter; the error names the allowed values.
-pub fn parse_job_state(value: &str) -> Result<&'static str, String> {
-    JOB_STATES.into_iter().find(|state| *state == value).ok_or_else(|| format!("must be one of {}", JOB_STATES.join(", ")))
+pub fn parse_job_state(value: &str) -> Result<JobState, String> {
+    JobState::parse(value).ok_or_else(|| {
+        let allowed: Vec<&str> = JobState::ALL.iter().map(|state| state.as_str()).collect();
+        format!("must be one of {}", allowed.join(", "))
+    })
 }
 
 /// Reads a page size: an integer from 1 to [`MAX_LIMIT`].
@@ -184,13 +184,13 @@ pub enum RetryError {
 /// Puts a dead job back in the queue, due now, with a new deadline from its kind's horizon.
 pub async fn retry_dead_job(store: &dyn Store, job_id: i64, horizons: RetryHorizons, now_ms: i64) -> Result<Job, RetryError> {
     let job = store.job(job_id).await?.ok_or(RetryError::NotFound(job_id))?;
-    if job.state != "dead" {
-        return Err(RetryError::NotDead { id: job_id, state: job.state });
+    if job.state != JobState::Dead {
+        return Err(RetryError::NotDead { id: job_id, state: job.state.to_string() });
     }
     let deadline_ms = now_ms.saturating_add(horizons.for_kind(&job.kind));
     if !store.retry_job(job_id, now_ms, deadline_ms).await? {
         // Someone else retried it between our read and our update: report what it is now.
-        let state = store.job(job_id).await?.map_or_else(|| "gone".to_owned(), |job| job.state);
+        let state = store.job(job_id).await?.map_or_else(|| "gone".to_owned(), |job| job.state.to_string());
         return Err(RetryError::NotDead { id: job_id, state });
     }
     tracing::info!(job_id, kind = %job.kind, deadline_ms, "dead job put back in the queue by an operator");
@@ -445,7 +445,7 @@ mod tests {
     fn parameters_are_checked_with_messages_that_name_the_allowed_values() {
         assert_eq!(parse_instance_status("frozen"), Ok(InstanceStatus::Frozen));
         assert_eq!(parse_instance_status("FROZEN"), Err("must be one of provisioning, active, frozen, released, failed".into()));
-        assert_eq!(parse_job_state("dead"), Ok("dead"));
+        assert_eq!(parse_job_state("dead"), Ok(JobState::Dead));
         assert!(parse_job_state("failed").unwrap_err().contains("pending, running, done, dead"));
         assert_eq!(parse_limit("500"), Ok(500));
         for bad in ["0", "501", "-1", "ten", ""] {
@@ -469,7 +469,10 @@ mod tests {
     #[test]
     fn retries_use_the_horizon_of_the_job_kind() {
         let horizons = RetryHorizons { webhook_ms: 10, provision_ms: 20 };
-        assert_eq!((horizons.for_kind("webhook"), horizons.for_kind("provision"), horizons.for_kind("test-dead")), (10, 20, 10));
+        assert_eq!(
+            (horizons.for_kind(&JobKind::Webhook), horizons.for_kind(&JobKind::Provision), horizons.for_kind(&JobKind::parse("test-dead"))),
+            (10, 20, 10)
+        );
     }
 
     #[test]

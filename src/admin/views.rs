@@ -84,7 +84,7 @@ impl<'a> EventView<'a> {
     pub fn new(event: &'a Event) -> Self {
         EventView {
             id: &event.id,
-            event_type: &event.event_type,
+            event_type: event.event_type.as_str(),
             occurred_at_ms: event.occurred_at_ms,
             test_flag: event.test_flag,
             data: &event.data,
@@ -137,10 +137,10 @@ impl<'a> JobView<'a> {
     pub fn new(job: &'a Job) -> Self {
         JobView {
             id: job.id,
-            kind: &job.kind,
+            kind: job.kind.as_str(),
             ordering_key: job.ordering_key.as_deref(),
             payload: &job.payload,
-            state: &job.state,
+            state: job.state.as_str(),
             attempts: job.attempts,
             run_after_ms: job.run_after_ms,
             deadline_ms: job.deadline_ms,

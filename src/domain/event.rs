@@ -28,6 +28,21 @@ impl EventType {
             EventType::Failed => "instance.failed",
         }
     }
+
+    pub const ALL: [EventType; 8] = [
+        EventType::Created,
+        EventType::Provisioned,
+        EventType::Renewed,
+        EventType::Frozen,
+        EventType::Unfrozen,
+        EventType::Upgraded,
+        EventType::Released,
+        EventType::Failed,
+    ];
+
+    pub fn parse(name: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|event_type| event_type.as_str() == name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +52,7 @@ pub struct Event {
     /// Order of recording (increasing); `None` until stored.
     pub sequence: Option<i64>,
     pub instance_id: String,
-    pub event_type: String,
+    pub event_type: EventType,
     pub occurred_at_ms: i64,
     pub test_flag: bool,
     /// What the application needs: instance, order, plan, expiry, status (never the marketplace's keys).
@@ -50,7 +65,7 @@ impl Event {
             sequence: None,
             id: uuid::Uuid::new_v4().to_string(),
             instance_id: instance_id.to_owned(),
-            event_type: event_type.as_str().to_owned(),
+            event_type,
             occurred_at_ms: now_ms,
             test_flag,
             data,

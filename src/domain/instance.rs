@@ -1,6 +1,8 @@
 //! The instance record koogate keeps for each order line it provisioned.
 
 use super::InstanceStatus;
+use crate::crypto::{OpenError, Sealer};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 /// One buyer's instance. `instance_id` is the `businessId` of the first `newInstance` for the order line.
@@ -38,6 +40,46 @@ pub struct StoredAppInfo {
     pub password_sealed: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memo: Option<String>,
+}
+
+/// The addresses and credentials a buyer receives, opened for answering the marketplace: the password
+/// in clear. Each wire format renders it its own way (V2 plain JSON, V1 with encrypted credentials).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AppInfo {
+    pub front_end_url: String,
+    pub admin_url: Option<String>,
+    pub user_name: Option<String>,
+    pub password: Option<String>,
+    pub memo: Option<String>,
+}
+
+impl std::fmt::Debug for AppInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppInfo")
+            .field("front_end_url", &self.front_end_url)
+            .field("admin_url", &self.admin_url)
+            .field("user_name", &self.user_name)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("memo", &self.memo)
+            .finish()
+    }
+}
+
+impl StoredAppInfo {
+    /// The app info with its password opened (it is sealed bound to the instance's ID).
+    pub fn open(&self, sealer: &Sealer, instance_id: &str) -> Result<AppInfo, OpenError> {
+        let password = match &self.password_sealed {
+            Some(sealed) => Some(sealer.open(sealed, instance_id)?.expose_secret().to_owned()),
+            None => None,
+        };
+        Ok(AppInfo {
+            front_end_url: self.front_end_url.clone(),
+            admin_url: self.admin_url.clone(),
+            user_name: self.user_name.clone(),
+            password,
+            memo: self.memo.clone(),
+        })
+    }
 }
 
 use super::RefreshScene;

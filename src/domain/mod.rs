@@ -20,11 +20,13 @@
 //! - freeze/unfreeze of an instance still provisioning answers `000004` so the marketplace retries.
 
 mod event;
+mod ids;
 mod instance;
 mod lifecycle;
 mod time;
 
 pub use event::{Event, EventType};
-pub use instance::{Instance, StoredAppInfo};
+pub use ids::{InstanceId, OrderId};
+pub use instance::{AppInfo, Instance, StoredAppInfo};
 pub use lifecycle::{InstanceStatus, RefreshScene, StatusChange, Transition, status_transition};
 pub use time::{parse_expire_time, utc_compact};

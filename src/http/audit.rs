@@ -1,58 +1,58 @@
-//! Audit rows of calls answered outside a callback transaction (refused before verification, replays,
-//! failures), written by one background task in batches.
-//!
-//! Accepted calls write their audit row inside their own transaction. Refused calls are cheap to send
-//! in bulk and need no key, so they must not compete with real callbacks for the database (on SQLite
-//! there is one writer): they go through a bounded queue; when a flood fills it, further rows are
-//! dropped and counted in the log instead of slowing real calls down.
+//! The audit row of any call to the production address, as the HTTP edge sees it before its outcome
+//! is known: method, path, query (credentials removed) and the headers worth keeping.
 
-use crate::store::{AuditEntry, Store};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::mpsc;
+use crate::store::AuditEntry;
+use axum::http::{HeaderMap, Uri};
+use percent_encoding::percent_decode_str;
+use serde_json::{Map, Value};
 
-/// Rows waiting to be written at most.
-const QUEUE_CAPACITY: usize = 4096;
-/// Rows written in one transaction at most.
-const BATCH: usize = 256;
-/// Longest request body kept for a call whose signature was not verified.
-pub const UNVERIFIED_BODY_MAX_CHARS: usize = 2048;
+/// Query parameters that are credentials (V2 `signature`, V1 `authToken`): never kept.
+const CREDENTIAL_PARAMETERS: [&str; 2] = ["signature", "authToken"];
 
-#[derive(Clone)]
-pub struct AuditSink {
-    sender: mpsc::Sender<AuditEntry>,
-    dropped: Arc<AtomicU64>,
-}
-
-impl AuditSink {
-    /// Starts the writer; it ends (after writing what is queued) when every sink clone is dropped.
-    pub fn start(store: Arc<dyn Store>) -> (AuditSink, tokio::task::JoinHandle<()>) {
-        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        let writer = tokio::spawn(write_batches(store, receiver));
-        (AuditSink { sender, dropped: Arc::new(AtomicU64::new(0)) }, writer)
-    }
-
-    pub fn submit(&self, entry: AuditEntry) {
-        if self.sender.try_send(entry).is_err() {
-            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if dropped.is_power_of_two() {
-                tracing::warn!(dropped, "audit queue full: rows of refused calls dropped (a flood of unsigned requests?)");
-            }
-        }
+pub fn new_audit_entry(method: &str, uri: &Uri, headers: &HeaderMap, now_ms: i64) -> AuditEntry {
+    AuditEntry {
+        received_at_ms: now_ms,
+        method: method.to_owned(),
+        path: uri.path().to_owned(),
+        query: query_for_audit(uri.query()),
+        request_headers: Some(audit_headers(headers)),
+        ..Default::default()
     }
 }
 
-async fn write_batches(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<AuditEntry>) {
-    while let Some(first) = receiver.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match receiver.try_recv() {
-                Ok(entry) => batch.push(entry),
-                Err(_) => break,
-            }
+/// The headers worth keeping: what was sent, by whom, through which proxies.
+fn audit_headers(headers: &HeaderMap) -> String {
+    let mut kept = Map::new();
+    for name in ["content-type", "content-length", "user-agent", "x-forwarded-for", "x-real-ip", "x-request-id"] {
+        if let Some(value) = headers.get(name) {
+            kept.insert(name.to_owned(), Value::String(String::from_utf8_lossy(value.as_bytes()).chars().take(256).collect()));
         }
-        if let Err(error) = store.record_audits(&batch).await {
-            tracing::error!(%error, rows = batch.len(), "could not write audit rows of refused calls");
-        }
+    }
+    Value::Object(kept).to_string()
+}
+
+/// The query string for the audit log: every parameter but the credentials, however they were encoded.
+fn query_for_audit(query: Option<&str>) -> String {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
+            !pair.is_empty() && !CREDENTIAL_PARAMETERS.contains(&percent_decode_str(name).decode_utf8_lossy().as_ref())
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_reach_the_audit_query() {
+        assert_eq!(query_for_audit(Some("signature=ABC&timestamp=1&nonce=n")), "timestamp=1&nonce=n");
+        assert_eq!(query_for_audit(Some("%73ignature=ABC&timestamp=1&signature")), "timestamp=1");
+        assert_eq!(query_for_audit(Some("activity=a&authToken=x%2By")), "activity=a");
+        assert_eq!(query_for_audit(None), "");
     }
 }

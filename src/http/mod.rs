@@ -1,19 +1,16 @@
-//! The HTTP surface: the production address (V2 POST), health probes, and JSON answers for everything
-//! else. Read `v2.rs` for the order of work of one call, `verify.rs` for the checks before it, and
-//! `response.rs` for the exact answer format.
+//! The HTTP surface: the production address with one adapter per wire format (`v2/` today), health
+//! probes, and JSON answers for everything else. Every adapter hands its calls to the shared callback
+//! pipeline (`crate::callback::pipeline`); `response.rs` writes the exact answer format and `audit.rs`
+//! the HTTP part of each call's audit row.
 
 mod audit;
 mod response;
 mod v2;
-mod verify;
 
-pub use audit::AuditSink;
-
+use crate::callback::{Pipeline, Record, Refusal};
 use crate::config::Settings;
-use crate::crypto::Sealer;
+use crate::protocol::keys::KeyType;
 use crate::protocol::result::{Envelope, ResultCode};
-use crate::provisioning::Provisioner;
-use crate::store::Store;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{Method, StatusCode};
@@ -27,13 +24,7 @@ pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
     pub settings: Settings,
-    pub store: Arc<dyn Store>,
-    pub provisioner: Arc<dyn Provisioner>,
-    pub sealer: Sealer,
-    pub audit: AuditSink,
-    pub feed: crate::handlers::feed::Feed,
-    /// Set when the open APIs are configured: how long an order sync is retried.
-    pub sync_orders_for_ms: Option<i64>,
+    pub pipeline: Pipeline,
 }
 
 impl std::ops::Deref for AppState {
@@ -75,19 +66,19 @@ async fn production_address(state: State<AppState>, request: Request) -> Respons
         return v2::callback(state, parts.uri, parts.headers, body).await;
     }
     // Not a V2 call, but a call to the production address all the same: answered and audited.
-    let started = std::time::Instant::now();
-    let mut audit = v2::new_audit_entry(parts.method.as_str(), &parts.uri, &parts.headers, crate::now_ms());
-    audit.verification = "not_v2".into();
+    let mut record = Record {
+        wire: "none",
+        audit: audit::new_audit_entry(parts.method.as_str(), &parts.uri, &parts.headers, crate::now_ms()),
+        started: std::time::Instant::now(),
+    };
+    record.audit.verification = "not_v2".into();
     let (status, message) = if parts.method == Method::GET {
         (StatusCode::OK, "V1 (GET) interfaces are not enabled on this production address; V2 calls are POSTed")
     } else {
         (StatusCode::METHOD_NOT_ALLOWED, "method not allowed: the marketplace POSTs to this address")
     };
-    let answer = response::Answer::new(Envelope::refusal(ResultCode::InvalidParam, message));
-    v2::finish_audit(&mut audit, &answer, started);
-    state.audit.submit(audit);
-    let key = state.settings.v2.emit_body_sign.then(|| state.settings.keys.basic.0.first()).flatten();
-    json_response(status, answer.bytes, key)
+    let answer = state.pipeline.refuse(record, v2::refusal(Refusal::invalid(message)));
+    v2::respond(&state, status, answer, (KeyType::Basic, 0))
 }
 
 async fn healthz() -> Response {
@@ -95,7 +86,7 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
+    match state.pipeline.store.ping().await {
         Ok(()) => json_response(StatusCode::OK, br#"{"status":"ready"}"#.to_vec(), None),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");

@@ -1,32 +1,15 @@
-//! Turning an [`Envelope`] into the exact HTTP answer the marketplace accepts: status 200,
+//! Turning answer bytes into the exact HTTP answer the marketplace accepts: status 200,
 //! `Content-Type: application/json` (nothing appended), ASCII-only JSON, and a `Body-Sign` header over
 //! the very bytes sent.
 
+use crate::protocol::body_sign::body_sign_header;
 use crate::protocol::result::{Envelope, ResultCode};
-use crate::protocol::signature::body_sign_header;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use secrecy::{ExposeSecret, SecretString};
 
-/// The serialised answer, kept so the audit log records exactly what was sent.
-pub struct Answer {
-    pub envelope: Envelope,
-    pub bytes: Vec<u8>,
-}
-
-impl Answer {
-    pub fn new(envelope: Envelope) -> Answer {
-        let bytes = envelope.to_bytes();
-        Answer { envelope, bytes }
-    }
-
-    /// HTTP 200 with the JSON body; signed with `body_sign_key` when given.
-    pub fn into_response(self, body_sign_key: Option<&SecretString>) -> Response {
-        json_response(StatusCode::OK, self.bytes, body_sign_key)
-    }
-}
-
+/// HTTP `status` with the JSON body; signed with `body_sign_key` when given.
 pub fn json_response(status: StatusCode, bytes: Vec<u8>, body_sign_key: Option<&SecretString>) -> Response {
     let mut builder = Response::builder().status(status).header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Some(key) = body_sign_key {

@@ -3,29 +3,23 @@
 //! Body: `{"id", "type", "occurredAt", "instanceId", "data"}`; headers `webhook-id` (= the event ID,
 //! the same on every retry), `webhook-timestamp`, `webhook-signature`. Any 2xx answer is success.
 
-use super::Worker;
-use crate::config::ProvisioningMode;
+use super::{JobError, Worker, payload, payload_text};
 use crate::domain::EventType;
+use crate::provisioning::ProvisioningMode;
 use crate::store::Job;
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 impl Worker {
-    pub(super) async fn deliver(&self, job: &Job) -> Result<(), String> {
+    pub(super) async fn deliver(&self, job: &Job) -> Result<(), JobError> {
         let url = &self.settings.webhook.url;
         if url.is_empty() {
             return Err("webhook.url is not set".into());
         }
-        let payload: Value = serde_json::from_str(&job.payload).map_err(|e| format!("bad job payload: {e}"))?;
-        let event_id = payload["eventId"].as_str().ok_or("job payload has no eventId")?;
-        let event =
-            self.store.event(event_id).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("event {event_id} does not exist"))?;
+        let event_id = payload_text(&payload(job)?, "eventId")?;
+        let event = self.store.event(&event_id).await?.ok_or_else(|| format!("event {event_id} does not exist"))?;
         let mut data = event.data;
         // Template mode: koogate generated the credentials. (In webhook mode the application chose them.)
-        if event.event_type == EventType::Created.as_str()
-            && !event.test_flag
-            && self.settings.provisioning.mode == ProvisioningMode::Template
-        {
+        if event.event_type == EventType::Created && !event.test_flag && self.settings.provisioning.mode == ProvisioningMode::Template {
             self.add_initial_credentials(&event.instance_id, &mut data).await?;
         }
         let occurred_at = chrono::DateTime::from_timestamp_millis(event.occurred_at_ms)
@@ -33,7 +27,7 @@ impl Worker {
             .unwrap_or_default();
         let body = json!({
             "id": event.id,
-            "type": event.event_type,
+            "type": event.event_type.as_str(),
             "occurredAt": occurred_at,
             "instanceId": event.instance_id,
             // Increases with every event recorded: a receiver that sees a smaller sequence than it already
@@ -43,23 +37,20 @@ impl Worker {
         });
         let bytes = serde_json::to_vec(&body).expect("event bodies serialise");
         let response = self.post_signed(url, &event.id, &bytes).await?;
-        if response.status().is_success() { Ok(()) } else { Err(format!("receiver answered HTTP {}", response.status().as_u16())) }
+        if response.status().is_success() { Ok(()) } else { Err(format!("receiver answered HTTP {}", response.status().as_u16()).into()) }
     }
 
     /// The application creates the buyer's account from `instance.created`; in template mode koogate
     /// generated the initial password, which is stored only sealed, never in the event itself.
-    async fn add_initial_credentials(&self, instance_id: &str, data: &mut Value) -> Result<(), String> {
-        let Some(instance) = self.store.instance(instance_id).await.map_err(|e| e.to_string())? else { return Ok(()) };
+    async fn add_initial_credentials(&self, instance_id: &str, data: &mut Value) -> Result<(), JobError> {
+        let Some(instance) = self.store.instance(instance_id).await? else { return Ok(()) };
         let Some(app_info) = &instance.app_info else { return Ok(()) };
-        let password = match &app_info.password_sealed {
-            Some(sealed) => Some(self.sealer.open(sealed, instance_id).map_err(|e| e.to_string())?.expose_secret().to_owned()),
-            None => None,
-        };
+        let app_info = app_info.open(&self.sealer, instance_id).map_err(|e| e.to_string())?;
         data["appInfo"] = json!({
             "frontEndUrl": app_info.front_end_url,
             "adminUrl": app_info.admin_url,
             "userName": app_info.user_name,
-            "password": password,
+            "password": app_info.password,
             "memo": app_info.memo,
         });
         Ok(())

@@ -14,9 +14,9 @@ mod provision;
 
 use crate::config::Settings;
 use crate::crypto::Sealer;
-use crate::handlers::feed::{Feed, ORDER_SYNC_JOB, PROVISION_JOB, WEBHOOK_JOB};
 use crate::marketplace::MarketplaceClient;
-use crate::store::{Job, Store};
+use crate::outbox::Outbox;
+use crate::store::{Job, JobKind, Store, StoreError};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +27,52 @@ use tokio::sync::{Semaphore, watch};
 const ATTEMPT_LIMIT: Duration = Duration::from_secs(600);
 
 /// The job kinds this worker runs.
-const KINDS: [&str; 3] = [WEBHOOK_JOB, PROVISION_JOB, ORDER_SYNC_JOB];
+const KINDS: [JobKind; 3] = [JobKind::Webhook, JobKind::Provision, JobKind::OrderSync];
+
+/// Why an attempt failed, and whether another attempt can help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobError {
+    /// A passing failure (network, the receiver, the database): retried with backoff until the deadline.
+    Retry(String),
+    /// No attempt can succeed (a job payload this version cannot read): dead at once.
+    Dead(String),
+}
+
+impl JobError {
+    fn message(&self) -> &str {
+        match self {
+            JobError::Retry(message) | JobError::Dead(message) => message,
+        }
+    }
+}
+
+impl From<String> for JobError {
+    fn from(message: String) -> JobError {
+        JobError::Retry(message)
+    }
+}
+
+impl From<&str> for JobError {
+    fn from(message: &str) -> JobError {
+        JobError::Retry(message.to_owned())
+    }
+}
+
+impl From<StoreError> for JobError {
+    fn from(error: StoreError) -> JobError {
+        JobError::Retry(error.to_string())
+    }
+}
+
+/// Reads a job's JSON payload; one that does not parse can never run.
+fn payload(job: &Job) -> Result<serde_json::Value, JobError> {
+    serde_json::from_str(&job.payload).map_err(|e| JobError::Dead(format!("bad job payload: {e}")))
+}
+
+/// A text member of a job's payload; a payload without it can never run.
+fn payload_text(payload: &serde_json::Value, name: &str) -> Result<String, JobError> {
+    payload[name].as_str().map(str::to_owned).ok_or_else(|| JobError::Dead(format!("job payload has no {name}")))
+}
 
 /// Everything a job needs; shared by the worker's concurrent attempts.
 pub struct Worker {
@@ -37,12 +82,12 @@ pub struct Worker {
     /// The Standard Webhooks key (`webhook.secret`), when set.
     signing_key: Option<Vec<u8>>,
     sealer: Sealer,
-    feed: Feed,
+    outbox: Outbox,
     marketplace: Option<MarketplaceClient>,
 }
 
 impl Worker {
-    pub fn new(store: Arc<dyn Store>, settings: Settings, sealer: Sealer, feed: Feed) -> anyhow::Result<Worker> {
+    pub fn new(store: Arc<dyn Store>, settings: Settings, sealer: Sealer, outbox: Outbox) -> anyhow::Result<Worker> {
         let signing_key = settings.webhook.secret.as_ref().map(crate::webhook::signing_key).transpose()?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(settings.webhook.timeout_secs))
@@ -50,7 +95,7 @@ impl Worker {
             .build()?;
         // Order details are fetched only when the open APIs are configured.
         let marketplace = MarketplaceClient::new(&settings.marketplace).ok();
-        Ok(Worker { store, settings, http, signing_key, sealer, feed, marketplace })
+        Ok(Worker { store, settings, http, signing_key, sealer, outbox, marketplace })
     }
 
     /// Runs until `shutdown` turns true, then waits for the attempts in flight. At most `jobs.batch`
@@ -125,32 +170,33 @@ impl Worker {
     /// One attempt of one job, and its bookkeeping.
     async fn attempt(&self, job: Job) {
         let work = async {
-            match job.kind.as_str() {
-                WEBHOOK_JOB => self.deliver(&job).await,
-                PROVISION_JOB => self.provision(&job).await,
-                ORDER_SYNC_JOB => self.sync_order(&job).await,
-                other => Err(format!("no handler for job kind {other:?}")),
+            match &job.kind {
+                JobKind::Webhook => self.deliver(&job).await,
+                JobKind::Provision => self.provision(&job).await,
+                JobKind::OrderSync => self.sync_order(&job).await,
+                JobKind::Unrecognised(kind) => Err(JobError::Dead(format!("no handler for job kind {kind:?}"))),
             }
         };
         let result = match tokio::time::timeout(ATTEMPT_LIMIT, self.with_lease(&job, work)).await {
             Ok(result) => result,
-            Err(_) => Err(format!("attempt did not finish within {} s", ATTEMPT_LIMIT.as_secs())),
+            Err(_) => Err(JobError::Retry(format!("attempt did not finish within {} s", ATTEMPT_LIMIT.as_secs()))),
         };
         let now = crate::now_ms();
         let recorded = match result {
             Ok(()) => self.store.complete_job(&job, now).await,
             Err(error) => {
                 let retry_at = now + self.backoff(job.attempts).as_millis() as i64;
-                if retry_at <= job.deadline_ms {
+                let (retry, error) = (matches!(error, JobError::Retry(_)) && retry_at <= job.deadline_ms, error.message());
+                if retry {
                     tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, %error, "job failed; will retry");
-                    self.store.fail_job(&job, now, &error, Some(retry_at)).await
+                    self.store.fail_job(&job, now, error, Some(retry_at)).await
                 } else {
-                    tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, %error, "job failed past its deadline: dead");
-                    if job.kind == PROVISION_JOB {
+                    tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, %error, "job failed for good: dead");
+                    if job.kind == JobKind::Provision {
                         // The job's death and the instance's failure commit together.
-                        self.provisioning_gave_up(&job, &error).await
+                        self.provisioning_gave_up(&job, error).await
                     } else {
-                        self.store.fail_job(&job, now, &error, None).await
+                        self.store.fail_job(&job, now, error, None).await
                     }
                 }
             }
@@ -171,7 +217,7 @@ impl Worker {
     }
 
     /// Signs and POSTs a JSON body to the merchant's application, Standard Webhooks style.
-    async fn post_signed(&self, url: &str, message_id: &str, body: &[u8]) -> Result<reqwest::Response, String> {
+    async fn post_signed(&self, url: &str, message_id: &str, body: &[u8]) -> Result<reqwest::Response, JobError> {
         let key = self.signing_key.as_deref().ok_or("webhook.secret is not set")?;
         let timestamp = crate::now_ms() / 1000;
         self.http
@@ -183,7 +229,9 @@ impl Worker {
             .body(body.to_vec())
             .send()
             .await
-            .map_err(|e| if e.is_timeout() { "timed out".to_owned() } else { format!("request failed: {}", e.without_url()) })
+            .map_err(|e| {
+                JobError::Retry(if e.is_timeout() { "timed out".to_owned() } else { format!("request failed: {}", e.without_url()) })
+            })
     }
 }
 

@@ -5,20 +5,19 @@
 //! The callback has already applied what it carries (expiry, order IDs); this only adds the plan, so
 //! it emits no event of its own: later events carry the plan in their `data.plan`.
 
-use super::Worker;
+use super::{JobError, Worker, payload, payload_text};
 use crate::store::Job;
-use serde_json::Value;
 
 impl Worker {
-    pub(super) async fn sync_order(&self, job: &Job) -> Result<(), String> {
-        let payload: Value = serde_json::from_str(&job.payload).map_err(|e| format!("bad job payload: {e}"))?;
-        let field = |name: &str| payload[name].as_str().map(str::to_owned).ok_or_else(|| format!("job payload has no {name}"));
+    pub(super) async fn sync_order(&self, job: &Job) -> Result<(), JobError> {
+        let payload = payload(job)?;
+        let field = |name: &str| payload_text(&payload, name);
         let (instance_id, order_id, order_line_id) = (field("instanceId")?, field("orderId")?, field("orderLineId")?);
         let client = self.marketplace.as_ref().ok_or("marketplace.ak/sk are no longer set")?;
         let order = client.query_order(&order_id, Some(&order_line_id)).await.map_err(|e| format!("order query: {e}"))?;
         let line = order.line(&order_line_id).ok_or_else(|| format!("order {order_id} has no line {order_line_id}"))?;
-        let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
-        if let Some(mut instance) = tx.lock_instance(&instance_id).await.map_err(|e| e.to_string())? {
+        let mut tx = self.store.begin().await?;
+        if let Some(mut instance) = tx.lock_instance(&instance_id).await? {
             instance.plan = Some(line.plan().to_string());
             if let Some(product_id) = line.product_id() {
                 instance.product_id = Some(product_id.to_owned());
@@ -29,8 +28,8 @@ impl Worker {
                 instance.expire_time_ms = line.expire_time.as_deref().and_then(crate::domain::parse_expire_time);
             }
             instance.updated_at_ms = crate::now_ms();
-            tx.update_instance(&instance).await.map_err(|e| e.to_string())?;
+            tx.update_instance(&instance).await?;
         }
-        tx.commit().await.map_err(|e| e.to_string())
+        Ok(tx.commit().await?)
     }
 }

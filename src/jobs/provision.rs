@@ -8,10 +8,10 @@
 //! `000004`; when the job dies the instance is `failed` (`000005`), and retrying the job from the admin
 //! API or `koogate jobs retry` can still bring it to `active`.
 
-use super::Worker;
+use super::{JobError, Worker, payload, payload_text};
 use crate::domain::{EventType, InstanceStatus, StoredAppInfo, parse_expire_time};
-use crate::handlers::feed::instance_data;
 use crate::marketplace::OrderLine;
+use crate::outbox::instance_data;
 use crate::store::Job;
 use serde_json::{Value, json};
 
@@ -19,9 +19,9 @@ use serde_json::{Value, json};
 const LIMITS: [(&str, usize); 5] = [("frontEndUrl", 512), ("adminUrl", 512), ("userName", 128), ("password", 128), ("memo", 1024)];
 
 impl Worker {
-    pub(super) async fn provision(&self, job: &Job) -> Result<(), String> {
-        let instance_id = instance_id_of(job)?;
-        let Some(instance) = self.store.instance(&instance_id).await.map_err(|e| e.to_string())? else {
+    pub(super) async fn provision(&self, job: &Job) -> Result<(), JobError> {
+        let instance_id = payload_text(&payload(job)?, "instanceId")?;
+        let Some(instance) = self.store.instance(&instance_id).await? else {
             return Ok(()); // nothing left to provision
         };
         if matches!(instance.status, InstanceStatus::Active | InstanceStatus::Frozen) {
@@ -55,7 +55,7 @@ impl Worker {
         let response = self.post_signed(&self.settings.provisioning.endpoint, &message_id, &bytes).await?;
         let status = response.status();
         if !status.is_success() {
-            return Err(format!("application answered HTTP {}", status.as_u16()));
+            return Err(format!("application answered HTTP {}", status.as_u16()).into());
         }
         let answer: Value = response.json().await.map_err(|_| "application's answer is not JSON".to_owned())?;
         let app_info = self.app_info(&instance_id, &answer)?;
@@ -63,12 +63,12 @@ impl Worker {
     }
 
     /// Validates the application's answer and seals its password.
-    fn app_info(&self, instance_id: &str, answer: &Value) -> Result<StoredAppInfo, String> {
+    fn app_info(&self, instance_id: &str, answer: &Value) -> Result<StoredAppInfo, JobError> {
         let text = |name: &str| answer.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
         for (name, max) in LIMITS {
             if text(name).is_some_and(|value| value.chars().map(|c| if c.is_ascii() { 1 } else { 6 * c.len_utf16() }).sum::<usize>() > max)
             {
-                return Err(format!("application's {name} exceeds the marketplace's {max} characters"));
+                return Err(format!("application's {name} exceeds the marketplace's {max} characters").into());
             }
         }
         let front_end_url = text("frontEndUrl").ok_or("application's answer has no frontEndUrl")?;
@@ -84,10 +84,10 @@ impl Worker {
     /// Records the application's answer. If the instance was released while the application worked,
     /// `instance.released` is sent again, after this outcome, so the application removes the tenant it
     /// has just created.
-    async fn complete_provisioning(&self, instance_id: &str, app_info: StoredAppInfo, line: Option<OrderLine>) -> Result<(), String> {
+    async fn complete_provisioning(&self, instance_id: &str, app_info: StoredAppInfo, line: Option<OrderLine>) -> Result<(), JobError> {
         let now = crate::now_ms();
-        let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
-        let Some(mut instance) = tx.lock_instance(instance_id).await.map_err(|e| e.to_string())? else { return Ok(()) };
+        let mut tx = self.store.begin().await?;
+        let Some(mut instance) = tx.lock_instance(instance_id).await? else { return Ok(()) };
         match instance.status {
             InstanceStatus::Provisioning | InstanceStatus::Failed => {
                 instance.app_info = Some(app_info);
@@ -103,19 +103,16 @@ impl Worker {
                     }
                 }
                 instance.move_to(InstanceStatus::Active, now);
-                tx.update_instance(&instance).await.map_err(|e| e.to_string())?;
-                self.feed
-                    .instance_event(tx.as_mut(), EventType::Provisioned, &instance, json!({}), now)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                tx.update_instance(&instance).await?;
+                self.outbox.instance_event(tx.as_mut(), EventType::Provisioned, &instance, json!({}), now).await?;
             }
             InstanceStatus::Released => {
                 let extra = json!({"reason": "released while the application was provisioning it"});
-                self.feed.instance_event(tx.as_mut(), EventType::Released, &instance, extra, now).await.map_err(|e| e.to_string())?;
+                self.outbox.instance_event(tx.as_mut(), EventType::Released, &instance, extra, now).await?;
             }
             InstanceStatus::Active | InstanceStatus::Frozen => {}
         }
-        tx.commit().await.map_err(|e| e.to_string())
+        Ok(tx.commit().await?)
     }
 
     /// The provisioning job dies: in one transaction the job is marked dead, the instance failed, and
@@ -127,22 +124,17 @@ impl Worker {
         if !tx.fail_job(job, now, error, None).await? {
             return Ok(false);
         }
-        if let Ok(instance_id) = instance_id_of(job) {
+        if let Ok(instance_id) = payload(job).and_then(|payload| payload_text(&payload, "instanceId")) {
             if let Some(mut instance) = tx.lock_instance(&instance_id).await? {
                 if instance.status == InstanceStatus::Provisioning {
                     instance.move_to(InstanceStatus::Failed, now);
                     tx.update_instance(&instance).await?;
                     let extra = json!({"error": format!("provisioning did not succeed within provisioning.horizon_secs ({} attempts)", job.attempts)});
-                    self.feed.instance_event(tx.as_mut(), EventType::Failed, &instance, extra, now).await?;
+                    self.outbox.instance_event(tx.as_mut(), EventType::Failed, &instance, extra, now).await?;
                 }
             }
         }
         tx.commit().await?;
         Ok(true)
     }
-}
-
-fn instance_id_of(job: &Job) -> Result<String, String> {
-    let payload: Value = serde_json::from_str(&job.payload).map_err(|e| format!("bad job payload: {e}"))?;
-    payload["instanceId"].as_str().map(str::to_owned).ok_or_else(|| "job payload has no instanceId".into())
 }

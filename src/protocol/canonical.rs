@@ -83,9 +83,14 @@ pub fn canonical_c4(object: &Map<String, Value>) -> Vec<u8> {
     out
 }
 
-fn write_top_level(out: &mut Vec<u8>, object: &Map<String, Value>, mut write_member: impl FnMut(&mut Vec<u8>, &Value)) {
+fn write_top_level(out: &mut Vec<u8>, object: &Map<String, Value>, write_member: impl FnMut(&mut Vec<u8>, &Value)) {
     let mut members: Vec<(&String, &Value)> = object.iter().filter(|(_, v)| !v.is_null()).collect();
     members.sort_by(|a, b| utf16_order(a.0, b.0));
+    write_object(out, members, write_member);
+}
+
+/// `{"name":value,…}` with the members in the order given.
+fn write_object<'v>(out: &mut Vec<u8>, members: Vec<(&'v String, &'v Value)>, mut write_member: impl FnMut(&mut Vec<u8>, &'v Value)) {
     out.push(b'{');
     for (i, (name, value)) in members.into_iter().enumerate() {
         if i > 0 {
@@ -126,16 +131,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value, sort_nested: bool) {
             if sort_nested {
                 members.sort_by(|a, b| utf16_order(a.0, b.0));
             }
-            out.push(b'{');
-            for (i, (name, member)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_string(out, name);
-                out.push(b':');
-                write_value(out, member, sort_nested);
-            }
-            out.push(b'}');
+            write_object(out, members, |out, member| write_value(out, member, sort_nested));
         }
     }
 }

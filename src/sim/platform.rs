@@ -17,7 +17,7 @@
 
 use crate::domain::{parse_expire_time, utc_compact};
 use crate::protocol::apig::{Authorization, DATE_FORMAT, SignedRequest};
-use crate::protocol::signature::usage_push_matches;
+use crate::protocol::usage_sign::usage_push_matches;
 use anyhow::Context;
 use axum::Router;
 use axum::body::{Body, Bytes};

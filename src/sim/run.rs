@@ -9,7 +9,7 @@
 
 use super::report::{Check, Outcome, Report};
 use crate::protocol::canonical::canonical_c1;
-use crate::protocol::signature::v2_sign;
+use crate::protocol::v2::signature::v2_sign;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

@@ -11,13 +11,16 @@
 //! serves both; in Postgres `to_timestamp(col / 1000.0)` shows them as dates.
 
 mod postgres;
+mod queue;
 mod sql;
 mod sqlite;
 
 pub use postgres::PostgresStore;
+use queue::JOB_COLUMNS;
+pub use queue::{Job, JobKind, JobState, NewJob, UnknownJobState};
 pub use sqlite::SqliteStore;
 
-use crate::domain::{Event, Instance, InstanceStatus, StoredAppInfo};
+use crate::domain::{Event, EventType, Instance, InstanceStatus, StoredAppInfo};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -43,7 +46,7 @@ pub enum OrderLineClaim {
 }
 
 /// An order applied to an instance (renewal, conversion, upgrade); its key makes the application idempotent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AppliedOrder {
     pub instance_id: String,
     /// `refresh:<scene>` or `upgrade`.
@@ -54,7 +57,7 @@ pub struct AppliedOrder {
 }
 
 /// One inbound call as recorded in the audit log, credentials already removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct AuditEntry {
     pub received_at_ms: i64,
     pub method: String,
@@ -104,53 +107,6 @@ impl AuditEntry {
     }
 }
 
-/// A background task to run (`jobs` table).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewJob {
-    /// `webhook`, `provision` or `order_sync`.
-    pub kind: String,
-    /// Jobs with the same key run one at a time, oldest first (e.g. the events of one instance).
-    pub ordering_key: Option<String>,
-    /// JSON.
-    pub payload: String,
-    pub run_after_ms: i64,
-    /// A failure after this makes the job dead instead of retrying it.
-    pub deadline_ms: i64,
-    pub created_at_ms: i64,
-}
-
-impl NewJob {
-    /// A job due now, ordered behind earlier jobs with the same `ordering_key`, retried for `horizon_ms`.
-    pub fn due_now(kind: &str, ordering_key: String, payload: serde_json::Value, now_ms: i64, horizon_ms: i64) -> NewJob {
-        NewJob {
-            kind: kind.to_owned(),
-            ordering_key: Some(ordering_key),
-            payload: payload.to_string(),
-            run_after_ms: now_ms,
-            deadline_ms: now_ms + horizon_ms,
-            created_at_ms: now_ms,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Job {
-    pub id: i64,
-    pub kind: String,
-    pub ordering_key: Option<String>,
-    pub payload: String,
-    /// `pending`, `running`, `done` or `dead`.
-    pub state: String,
-    /// Attempts started; also the fencing token of a claim (a stale worker cannot finish a reclaimed job).
-    pub attempts: i64,
-    pub run_after_ms: i64,
-    pub deadline_ms: i64,
-    pub locked_until_ms: Option<i64>,
-    pub last_error: Option<String>,
-    pub created_at_ms: i64,
-    pub updated_at_ms: i64,
-}
-
 /// Filters and a cursor for listing instances.
 #[derive(Debug, Clone, Default)]
 pub struct InstanceFilter {
@@ -193,7 +149,7 @@ pub trait Store: Send + Sync + 'static {
     /// Claims up to `limit` due jobs of the given kinds (pending and due, or running with an expired
     /// lease) whose ordering key has no older unfinished job, marking them running until
     /// `lease_until_ms`. Several nodes may claim at once: each job goes to one of them.
-    async fn claim_jobs(&self, kinds: &[&str], now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<Job>, StoreError>;
+    async fn claim_jobs(&self, kinds: &[JobKind], now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<Job>, StoreError>;
     /// Marks a claimed job done; `false` if the claim was lost (lease expired and reclaimed).
     async fn complete_job(&self, job: &Job, now_ms: i64) -> Result<bool, StoreError>;
     /// Records a failed attempt: pending again from `retry_at_ms`, or dead when `None`.
@@ -204,7 +160,7 @@ pub trait Store: Send + Sync + 'static {
     async fn retry_job(&self, job_id: i64, now_ms: i64, deadline_ms: i64) -> Result<bool, StoreError>;
     async fn job(&self, job_id: i64) -> Result<Option<Job>, StoreError>;
     /// Jobs in `state` (any state if `None`) with an ID above `after`, oldest first.
-    async fn list_jobs(&self, state: Option<&str>, after: Option<i64>, limit: i64) -> Result<Vec<Job>, StoreError>;
+    async fn list_jobs(&self, state: Option<JobState>, after: Option<i64>, limit: i64) -> Result<Vec<Job>, StoreError>;
     /// Deletes done jobs last updated before `before_ms`; returns how many.
     async fn purge_done_jobs(&self, before_ms: i64) -> Result<u64, StoreError>;
 }
@@ -255,7 +211,7 @@ pub async fn connect(url: &str, max_connections: u32, acquire_timeout: std::time
 /// Columns of `instances` in the order [`InstanceRow`] reads them.
 const INSTANCE_COLUMNS: &str = "instance_id, order_id, order_line_id, status, product_id, expire_time_ms, trial, last_order_id, plan, app_info, created_at_ms, updated_at_ms";
 
-/// Columns of `audit_log` in the order [`AuditRow`] reads them.
+/// Columns of `audit_log`, as [`AuditEntry`] reads them.
 const AUDIT_COLUMNS: &str = "received_at_ms, method, path, query, activity, instance_id, order_id, order_line_id, test_flag, verification, result_code, result_msg, duration_ms, request_body, response_body, request_headers";
 
 #[derive(sqlx::FromRow)]
@@ -308,86 +264,6 @@ fn app_info_json(instance: &Instance) -> Option<String> {
     instance.app_info.as_ref().map(|info| serde_json::to_string(info).expect("app info serialises"))
 }
 
-#[derive(sqlx::FromRow)]
-struct AuditRow {
-    received_at_ms: i64,
-    method: String,
-    path: String,
-    query: String,
-    activity: Option<String>,
-    instance_id: Option<String>,
-    order_id: Option<String>,
-    order_line_id: Option<String>,
-    test_flag: bool,
-    verification: String,
-    result_code: String,
-    result_msg: String,
-    duration_ms: i64,
-    request_body: Option<String>,
-    response_body: Option<String>,
-    request_headers: Option<String>,
-}
-
-impl From<AuditRow> for AuditEntry {
-    fn from(row: AuditRow) -> Self {
-        AuditEntry {
-            received_at_ms: row.received_at_ms,
-            method: row.method,
-            path: row.path,
-            query: row.query,
-            activity: row.activity,
-            instance_id: row.instance_id,
-            order_id: row.order_id,
-            order_line_id: row.order_line_id,
-            test_flag: row.test_flag,
-            verification: row.verification,
-            result_code: row.result_code,
-            result_msg: row.result_msg,
-            duration_ms: row.duration_ms,
-            request_body: row.request_body,
-            response_body: row.response_body,
-            request_headers: row.request_headers,
-        }
-    }
-}
-
-const JOB_COLUMNS: &str = "id, kind, ordering_key, payload, state, attempts, run_after_ms, deadline_ms, locked_until_ms, last_error, created_at_ms, updated_at_ms";
-
-#[derive(sqlx::FromRow)]
-struct JobRow {
-    id: i64,
-    kind: String,
-    ordering_key: Option<String>,
-    payload: String,
-    state: String,
-    attempts: i64,
-    run_after_ms: i64,
-    deadline_ms: i64,
-    locked_until_ms: Option<i64>,
-    last_error: Option<String>,
-    created_at_ms: i64,
-    updated_at_ms: i64,
-}
-
-impl From<JobRow> for Job {
-    fn from(row: JobRow) -> Self {
-        Job {
-            id: row.id,
-            kind: row.kind,
-            ordering_key: row.ordering_key,
-            payload: row.payload,
-            state: row.state,
-            attempts: row.attempts,
-            run_after_ms: row.run_after_ms,
-            deadline_ms: row.deadline_ms,
-            locked_until_ms: row.locked_until_ms,
-            last_error: row.last_error,
-            created_at_ms: row.created_at_ms,
-            updated_at_ms: row.updated_at_ms,
-        }
-    }
-}
-
 const EVENT_COLUMNS: &str = "id, seq, instance_id, type, occurred_at_ms, test_flag, data";
 
 #[derive(sqlx::FromRow)]
@@ -406,35 +282,16 @@ impl TryFrom<EventRow> for Event {
 
     fn try_from(row: EventRow) -> Result<Self, StoreError> {
         let data = serde_json::from_str(&row.data).map_err(|e| StoreError::Corrupt(format!("event {} data: {e}", row.id)))?;
+        let event_type =
+            EventType::parse(&row.r#type).ok_or_else(|| StoreError::Corrupt(format!("event {} has type {:?}", row.id, row.r#type)))?;
         Ok(Event {
             sequence: Some(row.seq),
             id: row.id,
             instance_id: row.instance_id,
-            event_type: row.r#type,
+            event_type,
             occurred_at_ms: row.occurred_at_ms,
             test_flag: row.test_flag,
             data,
         })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct AppliedOrderRow {
-    instance_id: String,
-    operation: String,
-    order_id: String,
-    order_line_id: Option<String>,
-    applied_at_ms: i64,
-}
-
-impl From<AppliedOrderRow> for AppliedOrder {
-    fn from(row: AppliedOrderRow) -> Self {
-        AppliedOrder {
-            instance_id: row.instance_id,
-            operation: row.operation,
-            order_id: row.order_id,
-            order_line_id: row.order_line_id,
-            applied_at_ms: row.applied_at_ms,
-        }
     }
 }

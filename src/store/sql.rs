@@ -79,24 +79,24 @@ macro_rules! impl_sql_store {
                     "SELECT {} FROM audit_log WHERE order_id = $1 OR instance_id IN (SELECT instance_id FROM instances WHERE order_id = $1) ORDER BY id",
                     $crate::store::AUDIT_COLUMNS
                 );
-                let rows: Vec<$crate::store::AuditRow> = sqlx::query_as(&sql).bind(order_id).fetch_all(&self.pool).await?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                let rows: Vec<$crate::store::AuditEntry> = sqlx::query_as(&sql).bind(order_id).fetch_all(&self.pool).await?;
+                Ok(rows)
             }
 
             async fn applied_orders(&self, instance_id: &str) -> Result<Vec<$crate::store::AppliedOrder>, $crate::store::StoreError> {
-                let rows: Vec<$crate::store::AppliedOrderRow> = sqlx::query_as(
+                let rows: Vec<$crate::store::AppliedOrder> = sqlx::query_as(
                     "SELECT instance_id, operation, order_id, order_line_id, applied_at_ms FROM applied_orders WHERE instance_id = $1 ORDER BY applied_at_ms, order_id",
                 )
                 .bind(instance_id)
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                Ok(rows)
             }
 
             async fn audit_for_instance(&self, instance_id: &str) -> Result<Vec<$crate::store::AuditEntry>, $crate::store::StoreError> {
                 let sql = format!("SELECT {} FROM audit_log WHERE instance_id = $1 ORDER BY id", $crate::store::AUDIT_COLUMNS);
-                let rows: Vec<$crate::store::AuditRow> = sqlx::query_as(&sql).bind(instance_id).fetch_all(&self.pool).await?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                let rows: Vec<$crate::store::AuditEntry> = sqlx::query_as(&sql).bind(instance_id).fetch_all(&self.pool).await?;
+                Ok(rows)
             }
 
             async fn list_instances(&self, filter: &$crate::store::InstanceFilter) -> Result<Vec<$crate::domain::Instance>, $crate::store::StoreError> {
@@ -127,7 +127,7 @@ macro_rules! impl_sql_store {
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
-            async fn claim_jobs(&self, kinds: &[&str], now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<$crate::store::Job>, $crate::store::StoreError> {
+            async fn claim_jobs(&self, kinds: &[$crate::store::JobKind], now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<$crate::store::Job>, $crate::store::StoreError> {
                 if kinds.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -145,12 +145,12 @@ macro_rules! impl_sql_store {
                     $skip_locked,
                     $crate::store::JOB_COLUMNS
                 );
-                let mut query = sqlx::query_as::<_, $crate::store::JobRow>(&sql).bind(now_ms).bind(lease_until_ms).bind(limit);
+                let mut query = sqlx::query_as::<_, $crate::store::Job>(&sql).bind(now_ms).bind(lease_until_ms).bind(limit);
                 for kind in kinds {
-                    query = query.bind(*kind);
+                    query = query.bind(kind.as_str());
                 }
                 let rows = query.fetch_all(&self.pool).await?;
-                let mut jobs: Vec<$crate::store::Job> = rows.into_iter().map(Into::into).collect();
+                let mut jobs = rows;
                 jobs.sort_by_key(|job| job.id);
                 Ok(jobs)
             }
@@ -202,18 +202,18 @@ macro_rules! impl_sql_store {
 
             async fn job(&self, job_id: i64) -> Result<Option<$crate::store::Job>, $crate::store::StoreError> {
                 let sql = format!("SELECT {} FROM jobs WHERE id = $1", $crate::store::JOB_COLUMNS);
-                let row: Option<$crate::store::JobRow> = sqlx::query_as(&sql).bind(job_id).fetch_optional(&self.pool).await?;
-                Ok(row.map(Into::into))
+                let row: Option<$crate::store::Job> = sqlx::query_as(&sql).bind(job_id).fetch_optional(&self.pool).await?;
+                Ok(row)
             }
 
-            async fn list_jobs(&self, state: Option<&str>, after: Option<i64>, limit: i64) -> Result<Vec<$crate::store::Job>, $crate::store::StoreError> {
+            async fn list_jobs(&self, state: Option<$crate::store::JobState>, after: Option<i64>, limit: i64) -> Result<Vec<$crate::store::Job>, $crate::store::StoreError> {
                 let sql = format!(
                     "SELECT {} FROM jobs WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) AND id > $2 ORDER BY id LIMIT $3",
                     $crate::store::JOB_COLUMNS
                 );
-                let rows: Vec<$crate::store::JobRow> =
-                    sqlx::query_as(&sql).bind(state).bind(after.unwrap_or(0)).bind(limit).fetch_all(&self.pool).await?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                let rows: Vec<$crate::store::Job> =
+                    sqlx::query_as(&sql).bind(state.map(|s| s.as_str())).bind(after.unwrap_or(0)).bind(limit).fetch_all(&self.pool).await?;
+                Ok(rows)
             }
 
             async fn purge_done_jobs(&self, before_ms: i64) -> Result<u64, $crate::store::StoreError> {
@@ -242,6 +242,27 @@ macro_rules! impl_sql_store {
             .bind(state)
             .bind(retry_at_ms.unwrap_or(job.run_after_ms))
             .bind(error)
+        }
+
+        /// Binds every column of an instance as `$1…$12`, in the order of [`INSTANCE_COLUMNS`]
+        /// (`crate::store::INSTANCE_COLUMNS`).
+        fn bind_instance<'q>(
+            query: sqlx::query::QueryScalar<'q, $db, String, <$db as sqlx::Database>::Arguments<'q>>,
+            instance: &'q $crate::domain::Instance,
+        ) -> sqlx::query::QueryScalar<'q, $db, String, <$db as sqlx::Database>::Arguments<'q>> {
+            query
+                .bind(&instance.instance_id)
+                .bind(&instance.order_id)
+                .bind(&instance.order_line_id)
+                .bind(instance.status.as_str())
+                .bind(&instance.product_id)
+                .bind(instance.expire_time_ms)
+                .bind(instance.trial)
+                .bind(&instance.last_order_id)
+                .bind(&instance.plan)
+                .bind($crate::store::app_info_json(instance))
+                .bind(instance.created_at_ms)
+                .bind(instance.updated_at_ms)
         }
 
         /// Binds an audit entry; callers pass it `scrubbed()`.
@@ -288,24 +309,12 @@ macro_rules! impl_sql_store {
             }
 
             async fn claim_order_line(&mut self, instance: &$crate::domain::Instance) -> Result<$crate::store::OrderLineClaim, $crate::store::StoreError> {
-                let inserted: Option<String> = sqlx::query_scalar(
-                    "INSERT INTO instances (instance_id, order_id, order_line_id, status, product_id, expire_time_ms, trial, last_order_id, app_info, created_at_ms, updated_at_ms, plan) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING instance_id",
-                )
-                .bind(&instance.instance_id)
-                .bind(&instance.order_id)
-                .bind(&instance.order_line_id)
-                .bind(instance.status.as_str())
-                .bind(&instance.product_id)
-                .bind(instance.expire_time_ms)
-                .bind(instance.trial)
-                .bind(&instance.last_order_id)
-                .bind($crate::store::app_info_json(instance))
-                .bind(instance.created_at_ms)
-                .bind(instance.updated_at_ms)
-                .bind(&instance.plan)
-                .fetch_optional(&mut *self.tx)
-                .await?;
+                let sql = format!(
+                    "INSERT INTO instances ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING instance_id",
+                    $crate::store::INSTANCE_COLUMNS
+                );
+                let inserted: Option<String> =
+                    bind_instance(sqlx::query_scalar(&sql), instance).fetch_optional(&mut *self.tx).await?;
                 if inserted.is_some() {
                     return Ok($crate::store::OrderLineClaim::Created);
                 }
@@ -370,22 +379,21 @@ macro_rules! impl_sql_store {
             }
 
             async fn update_instance(&mut self, instance: &$crate::domain::Instance) -> Result<(), $crate::store::StoreError> {
-                sqlx::query(
-                    "UPDATE instances SET status = $2, product_id = $3, expire_time_ms = $4, trial = $5, last_order_id = $6, app_info = $7, updated_at_ms = $8, \
-                     plan = $9 WHERE instance_id = $1",
+                // The identity columns ($1–$3, $11) never change; every other column takes the instance's value.
+                let updated: Option<String> = bind_instance(
+                    sqlx::query_scalar(
+                        "UPDATE instances SET status = $4, product_id = $5, expire_time_ms = $6, trial = $7, last_order_id = $8, plan = $9, \
+                         app_info = $10, updated_at_ms = $12 WHERE instance_id = $1 AND order_id = $2 AND order_line_id = $3 \
+                         AND created_at_ms = $11 RETURNING instance_id",
+                    ),
+                    instance,
                 )
-                .bind(&instance.instance_id)
-                .bind(instance.status.as_str())
-                .bind(&instance.product_id)
-                .bind(instance.expire_time_ms)
-                .bind(instance.trial)
-                .bind(&instance.last_order_id)
-                .bind($crate::store::app_info_json(instance))
-                .bind(instance.updated_at_ms)
-                .bind(&instance.plan)
-                .execute(&mut *self.tx)
+                .fetch_optional(&mut *self.tx)
                 .await?;
-                Ok(())
+                match updated {
+                    Some(_) => Ok(()),
+                    None => Err($crate::store::StoreError::Corrupt(format!("instance {} changed identity or vanished", instance.instance_id))),
+                }
             }
 
             async fn insert_audit(&mut self, entry: &$crate::store::AuditEntry) -> Result<(), $crate::store::StoreError> {
@@ -397,7 +405,7 @@ macro_rules! impl_sql_store {
                 sqlx::query("INSERT INTO events (id, instance_id, type, occurred_at_ms, test_flag, data) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(&event.id)
                     .bind(event.instance_id.replace('\0', "\u{FFFD}"))
-                    .bind(&event.event_type)
+                    .bind(event.event_type.as_str())
                     .bind(event.occurred_at_ms)
                     .bind(event.test_flag)
                     .bind(event.data.to_string())
@@ -411,7 +419,7 @@ macro_rules! impl_sql_store {
                     "INSERT INTO jobs (kind, ordering_key, payload, state, attempts, run_after_ms, deadline_ms, created_at_ms, updated_at_ms) \
                      VALUES ($1, $2, $3, 'pending', 0, $4, $5, $6, $6)",
                 )
-                .bind(&job.kind)
+                .bind(job.kind.as_str())
                 .bind(&job.ordering_key)
                 .bind(&job.payload)
                 .bind(job.run_after_ms)

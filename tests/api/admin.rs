@@ -243,7 +243,7 @@ async fn dead_job(app: &TestApp) -> i64 {
     let now = koogate::now_ms();
     let mut tx = app.store.begin().await.unwrap();
     let job = NewJob {
-        kind: "test-dead".into(),
+        kind: koogate::store::JobKind::parse("test-dead"),
         ordering_key: None,
         payload: "{}".into(),
         run_after_ms: now,
@@ -252,7 +252,7 @@ async fn dead_job(app: &TestApp) -> i64 {
     };
     tx.enqueue(&job).await.unwrap();
     tx.commit().await.unwrap();
-    let claimed = app.store.claim_jobs(&["test-dead"], now, now + 60_000, 10).await.unwrap();
+    let claimed = app.store.claim_jobs(&[koogate::store::JobKind::parse("test-dead")], now, now + 60_000, 10).await.unwrap();
     assert_eq!(claimed.len(), 1, "{claimed:?}");
     assert!(app.store.fail_job(&claimed[0], now, "test failure", None).await.unwrap());
     claimed[0].id

@@ -1,7 +1,9 @@
 use crate::helpers::*;
 use crate::store_tests;
 use koogate::domain::{Event, Instance};
-use koogate::store::{AppliedOrder, AuditEntry, InstanceFilter, Job, NewJob, OrderLineClaim, Store, StoreError, Transaction};
+use koogate::store::{
+    AppliedOrder, AuditEntry, InstanceFilter, Job, JobKind, JobState, NewJob, OrderLineClaim, Store, StoreError, Transaction,
+};
 use serde_json::json;
 use sqlx::Connection;
 use std::sync::Arc;
@@ -79,7 +81,7 @@ impl Store for FailingAudit {
     async fn events_for_instance(&self, id: &str) -> Result<Vec<Event>, StoreError> {
         self.0.events_for_instance(id).await
     }
-    async fn claim_jobs(&self, kinds: &[&str], now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<Job>, StoreError> {
+    async fn claim_jobs(&self, kinds: &[JobKind], now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<Job>, StoreError> {
         self.0.claim_jobs(kinds, now_ms, lease_until_ms, limit).await
     }
     async fn complete_job(&self, job: &Job, now_ms: i64) -> Result<bool, StoreError> {
@@ -97,7 +99,7 @@ impl Store for FailingAudit {
     async fn job(&self, id: i64) -> Result<Option<Job>, StoreError> {
         self.0.job(id).await
     }
-    async fn list_jobs(&self, state: Option<&str>, after: Option<i64>, limit: i64) -> Result<Vec<Job>, StoreError> {
+    async fn list_jobs(&self, state: Option<JobState>, after: Option<i64>, limit: i64) -> Result<Vec<Job>, StoreError> {
         self.0.list_jobs(state, after, limit).await
     }
     async fn purge_done_jobs(&self, before_ms: i64) -> Result<u64, StoreError> {

@@ -5,7 +5,7 @@
 //! test ends (pass or fail).
 
 use koogate::config::Settings;
-use koogate::protocol::signature::v2_sign;
+use koogate::protocol::v2::signature::v2_sign;
 use koogate::startup::Application;
 use koogate::store::Store;
 use serde_json::{Map, Value, json};
@@ -206,7 +206,7 @@ pub async fn answer(response: reqwest::Response) -> Value {
     let bytes = response.bytes().await.unwrap();
     assert!(bytes.is_ascii(), "answers are ASCII-only JSON");
     let header = body_sign.expect("every V2 answer carries Body-Sign (v2.emit_body_sign is on by default)");
-    let signed_by = TEST_KEYS.iter().find(|key| header == koogate::protocol::signature::body_sign_header(key, &bytes));
+    let signed_by = TEST_KEYS.iter().find(|key| header == koogate::protocol::body_sign::body_sign_header(key, &bytes));
     assert!(signed_by.is_some(), "Body-Sign covers the exact bytes: {header}");
     let value: Value = serde_json::from_slice(&bytes).expect("answer is JSON");
     assert!(value["resultCode"].as_str().is_some_and(|c| c.len() == 6), "resultCode present: {value}");

@@ -1,6 +1,6 @@
 use crate::helpers::*;
 use crate::store_tests;
-use koogate::protocol::signature::v2_sign;
+use koogate::protocol::v2::signature::v2_sign;
 use serde_json::json;
 
 fn url_with(app: &TestApp, key: &str, body: &[u8], nonce: &str, timestamp: &str) -> String {
@@ -91,7 +91,7 @@ async fn rotated_and_fallback_keys_verify(kind: StoreKind) {
         let response = app.post_raw(&app.signed_url(&body, key), body.clone()).await;
         let body_sign = response.headers()["Body-Sign"].to_str().unwrap().to_owned();
         let bytes = response.bytes().await.unwrap();
-        assert_eq!(body_sign, koogate::protocol::signature::body_sign_header(key, &bytes), "answered with the key that verified");
+        assert_eq!(body_sign, koogate::protocol::body_sign::body_sign_header(key, &bytes), "answered with the key that verified");
         assert_eq!(serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["resultCode"], "000000", "{key}");
     }
     let strict = TestApp::spawn_with(kind, |s| {

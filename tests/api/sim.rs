@@ -112,7 +112,7 @@ fn naive_answer(state: &Mutex<NaiveState>, faults: Faults, query: &str, body: &[
     if !faults.skips_signature_check {
         let canonical = koogate::protocol::canonical::canonical_c1(&object);
         let signature = params.get("signature").cloned().unwrap_or_default();
-        if !koogate::protocol::signature::v2_matches(BASIC_KEY, nonce, timestamp, &canonical, &signature) {
+        if !koogate::protocol::v2::signature::v2_matches(BASIC_KEY, nonce, timestamp, &canonical, &signature) {
             return refuse("000001", "bad signature");
         }
     }

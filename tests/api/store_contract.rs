@@ -2,6 +2,7 @@
 
 use crate::helpers::*;
 use crate::store_tests;
+use koogate::store::{JobKind, JobState};
 
 async fn nonces_are_refused_until_they_expire_then_purged(kind: StoreKind) {
     let app = TestApp::spawn(kind).await;
@@ -30,14 +31,17 @@ async fn nonces_are_refused_until_they_expire_then_purged(kind: StoreKind) {
     assert!(tx.claim_nonce("kit", "n-2", t0 + 10_000, t0 + 11_000).await.unwrap(), "the rolled-back claim left nothing");
 }
 
-const KIND: &[&str] = &["contract-test"];
+/// A kind the test app's own worker never claims.
+fn test_kind() -> JobKind {
+    JobKind::parse("contract-test")
+}
 
 async fn enqueue(store: &std::sync::Arc<dyn koogate::store::Store>, key: Option<&str>, count: usize) {
     let now = koogate::now_ms();
     let mut tx = store.begin().await.unwrap();
     for _ in 0..count {
         let job = koogate::store::NewJob {
-            kind: KIND[0].into(),
+            kind: test_kind(),
             ordering_key: key.map(str::to_owned),
             payload: "{}".into(),
             run_after_ms: now,
@@ -58,7 +62,7 @@ async fn concurrent_claimers_take_each_job_once(kind: StoreKind) {
         tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let jobs = store.claim_jobs(KIND, now, now + 60_000, 7).await.unwrap();
+                let jobs = store.claim_jobs(&[test_kind()], now, now + 60_000, 7).await.unwrap();
                 if jobs.is_empty() {
                     return mine;
                 }
@@ -77,16 +81,16 @@ async fn an_expired_lease_is_taken_over_and_the_stale_claim_fenced_off(kind: Sto
     let app = TestApp::spawn(kind).await;
     enqueue(&app.store, None, 1).await;
     let now = koogate::now_ms();
-    let first = app.store.claim_jobs(KIND, now, now + 1_000, 1).await.unwrap().remove(0);
-    assert!(app.store.claim_jobs(KIND, now + 500, now + 1_500, 1).await.unwrap().is_empty(), "leased");
+    let first = app.store.claim_jobs(&[test_kind()], now, now + 1_000, 1).await.unwrap().remove(0);
+    assert!(app.store.claim_jobs(&[test_kind()], now + 500, now + 1_500, 1).await.unwrap().is_empty(), "leased");
     assert!(app.store.extend_lease(&first, now + 2_000).await.unwrap());
-    assert!(app.store.claim_jobs(KIND, now + 1_500, now + 2_500, 1).await.unwrap().is_empty(), "lease renewed");
-    let second = app.store.claim_jobs(KIND, now + 2_000, now + 3_000, 1).await.unwrap().remove(0);
+    assert!(app.store.claim_jobs(&[test_kind()], now + 1_500, now + 2_500, 1).await.unwrap().is_empty(), "lease renewed");
+    let second = app.store.claim_jobs(&[test_kind()], now + 2_000, now + 3_000, 1).await.unwrap().remove(0);
     assert_eq!((second.id, second.attempts), (first.id, first.attempts + 1), "the expired lease was taken over");
     assert!(!app.store.complete_job(&first, now).await.unwrap(), "the stale claim cannot finish the job");
     assert!(!app.store.extend_lease(&first, now + 9_000).await.unwrap());
     assert!(app.store.complete_job(&second, now).await.unwrap());
-    assert_eq!(app.store.job(first.id).await.unwrap().unwrap().state, "done");
+    assert_eq!(app.store.job(first.id).await.unwrap().unwrap().state, JobState::Done);
 }
 
 async fn jobs_with_one_key_run_in_order_across_retries_and_death(kind: StoreKind) {
@@ -95,7 +99,7 @@ async fn jobs_with_one_key_run_in_order_across_retries_and_death(kind: StoreKind
     let now = koogate::now_ms();
     let claim = |at: i64| {
         let store = app.store.clone();
-        async move { store.claim_jobs(KIND, at, at + 60_000, 10).await.unwrap() }
+        async move { store.claim_jobs(&[test_kind()], at, at + 60_000, 10).await.unwrap() }
     };
     let first = claim(now).await;
     assert_eq!(first.len(), 1, "only the oldest job of the key");

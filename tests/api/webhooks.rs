@@ -258,7 +258,7 @@ async fn webhook_provisioning_end_to_end(kind: StoreKind) {
     let deliver = deliver_to(&feed);
     let app = TestApp::spawn_with(kind, move |s| {
         deliver(s);
-        s.provisioning.mode = koogate::config::ProvisioningMode::Webhook;
+        s.provisioning.mode = koogate::provisioning::ProvisioningMode::Webhook;
         s.provisioning.endpoint = application_url;
         s.marketplace.api_base = platform_url;
         s.marketplace.fallback_base = String::new();
@@ -309,7 +309,7 @@ async fn an_application_that_keeps_failing_leaves_a_failed_instance_and_a_retrya
     let token = "admin-token-for-provisioning";
     let app = TestApp::spawn_with(kind, move |s| {
         s.webhook.secret = Some(SECRET.into());
-        s.provisioning.mode = koogate::config::ProvisioningMode::Webhook;
+        s.provisioning.mode = koogate::provisioning::ProvisioningMode::Webhook;
         s.provisioning.endpoint = endpoint;
         s.provisioning.horizon_secs = 1;
         s.jobs.retry_base_ms = 100;
@@ -340,7 +340,8 @@ async fn an_application_that_keeps_failing_leaves_a_failed_instance_and_a_retrya
     assert_eq!(retried.status(), 200);
     instance_when(&app, &id, |i| i.status.as_str() == "active").await;
     assert_eq!(code(&app.call(json!({"activity": "queryInstance", "instanceId": id})).await), "000000");
-    let history: Vec<String> = app.store.events_for_instance(&id).await.unwrap().into_iter().map(|e| e.event_type).collect();
+    let history: Vec<String> =
+        app.store.events_for_instance(&id).await.unwrap().into_iter().map(|e| e.event_type.as_str().to_owned()).collect();
     assert_eq!(history, ["instance.created", "instance.failed", "instance.provisioned"]);
 }
 
@@ -370,7 +371,7 @@ async fn a_release_during_provisioning_is_repeated_after_the_provisioning_outcom
     let (deliver, endpoint) = (deliver_to(&feed), application.url());
     let app = TestApp::spawn_with(kind, move |s| {
         deliver(s);
-        s.provisioning.mode = koogate::config::ProvisioningMode::Webhook;
+        s.provisioning.mode = koogate::provisioning::ProvisioningMode::Webhook;
         s.provisioning.endpoint = endpoint;
     })
     .await;
@@ -397,7 +398,7 @@ async fn a_failing_feed_does_not_hold_up_provisioning(kind: StoreKind) {
     let (deliver, endpoint) = (deliver_to(&feed), application.url());
     let app = TestApp::spawn_with(kind, move |s| {
         deliver(s);
-        s.provisioning.mode = koogate::config::ProvisioningMode::Webhook;
+        s.provisioning.mode = koogate::provisioning::ProvisioningMode::Webhook;
         s.provisioning.endpoint = endpoint;
     })
     .await;

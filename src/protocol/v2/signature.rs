@@ -1,48 +1,15 @@
-//! V2 request signatures (signing.md (a)) and the `Body-Sign` response header (signing.md (d)).
+//! V2 request signatures (signing.md (a)): base interfaces, License 2.0 and online-activation License.
 //!
 //! Pure functions over bytes and keys: the HTTP layer extracts the query parameters and the body, this
 //! module says whether they verify and with which key and payload candidate. Received signatures are
 //! hex-decoded and compared in constant time by `Mac::verify_slice`.
 
-use super::canonical::{Candidate, candidates};
-use base64::Engine;
-use hmac::{Hmac, Mac};
-use secrecy::{ExposeSecret, SecretString};
+use crate::protocol::canonical::{Candidate, candidates};
+use crate::protocol::keys::{KeyRef, KeyType};
+use crate::protocol::{HmacSha256, hmac};
+use hmac::Mac;
+use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
-use sha2::Sha256;
-
-type HmacSha256 = Hmac<Sha256>;
-
-/// The interface types a key can be bound to in Seller Center (spec README §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeyType {
-    Basic,
-    License,
-    Kit,
-    General,
-}
-
-impl KeyType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyType::Basic => "basic",
-            KeyType::License => "license",
-            KeyType::Kit => "kit",
-            KeyType::General => "general",
-        }
-    }
-
-    /// The order in which other V2 keys are tried when `security.key_fallback` is on.
-    pub const V2_ORDER: [KeyType; 4] = [KeyType::Basic, KeyType::License, KeyType::Kit, KeyType::General];
-}
-
-fn hmac(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length");
-    for part in parts {
-        mac.update(part);
-    }
-    mac
-}
 
 /// `lowercase_hex(HMAC_SHA256(key, payload))`, the inner digest of the V2 scheme.
 pub fn v2_inner(key: &str, payload: &[u8]) -> String {
@@ -58,7 +25,7 @@ fn v2_outer_mac(key: &str, nonce: &str, timestamp: &str, payload: &[u8]) -> Hmac
 ///
 /// Spec vector `v2-sig-001`:
 /// ```
-/// use koogate::protocol::signature::v2_sign;
+/// use koogate::protocol::v2::signature::v2_sign;
 /// let body = br#"{"activity":"newInstance","businessId":"87b94795-0603-4e24-8ae5-69420d60e3c8","orderId":"CS2211181819B4LVS","orderLineId":"CS2211181819B4LVS-000001","testFlag":"1"}"#;
 /// let nonce = "50D83FDECAED6CCD8EF597F2A577950527928BA287D04E6036E92B2806FD17DA";
 /// assert_eq!(v2_sign("testkey", nonce, "1680508066618", body), "81b7b630a47c8f1e2498438f0b5aa4ec34d9a100e16b008a49d1b43a782fc877");
@@ -73,13 +40,6 @@ pub fn v2_matches(key: &str, nonce: &str, timestamp: &str, payload: &[u8], recei
         return false;
     };
     v2_outer_mac(key, nonce, timestamp, payload).verify_slice(&received).is_ok()
-}
-
-/// One configured key with the interface type it is bound to and its place in that type's list.
-pub struct KeyRef<'a> {
-    pub key_type: KeyType,
-    pub index: usize,
-    pub key: &'a SecretString,
 }
 
 /// What verified a request: recorded in the audit log, never the key itself.
@@ -115,30 +75,6 @@ pub fn v2_verify<'k>(
         }
     }
     None
-}
-
-/// `Base64(HMAC_SHA256(key, body))` for the `Body-Sign` header.
-pub fn body_signature(key: &str, body: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(hmac(key.as_bytes(), &[body]).finalize().into_bytes())
-}
-
-/// The full `Body-Sign` header value, in the exact form the marketplace's checker expects.
-pub fn body_sign_header(key: &str, body: &[u8]) -> String {
-    format!("sign_type=\"HMAC-SHA256\", signature=\"{}\"", body_signature(key, body))
-}
-
-/// New usage-push signature (signing.md (g)): `Base64(HMAC_SHA256(key, "ts=" + ts + "&nonce=" + nonce + "&body=" + body))`.
-pub fn usage_push_signature(key: &str, ts: &str, nonce: &str, body: &[u8]) -> String {
-    let mac = hmac(key.as_bytes(), &[b"ts=", ts.as_bytes(), b"&nonce=", nonce.as_bytes(), b"&body=", body]);
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
-/// Constant-time check of a received usage-push signature (Base64, compared after decoding).
-pub fn usage_push_matches(key: &str, ts: &str, nonce: &str, body: &[u8], received_base64: &str) -> bool {
-    let Ok(received) = base64::engine::general_purpose::STANDARD.decode(received_base64.trim()) else {
-        return false;
-    };
-    hmac(key.as_bytes(), &[b"ts=", ts.as_bytes(), b"&nonce=", nonce.as_bytes(), b"&body=", body]).verify_slice(&received).is_ok()
 }
 
 /// Reads a V2 `timestamp` parameter as Unix milliseconds; values of at most 10 digits are seconds.

@@ -1,4 +1,4 @@
-//! Everything checked before a V2 call reaches a handler: body size and type, JSON, timestamp window,
+//! Everything checked before a V2 call reaches the pipeline: body size and type, JSON, timestamp window,
 //! nonce presence and the signature (signing.md (a), "Verification procedure").
 //!
 //! Only the nonce replay check is left to the callback's transaction, because it must commit together
@@ -6,8 +6,10 @@
 //! signature ever appear in a reason or a log line.
 
 use crate::config::{LOG_ONLY_MAX_SKEW_MS, Settings, WindowMode};
+use crate::protocol::keys::{KeyRef, KeyType};
 use crate::protocol::result::{Envelope, ResultCode};
-use crate::protocol::signature::{KeyRef, KeyType, Match, parse_timestamp_ms, v2_verify};
+use crate::protocol::v2::request::Activity;
+use crate::protocol::v2::signature::{Match, parse_timestamp_ms, v2_verify};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, header};
 use http_body_util::{BodyExt, Limited};
@@ -74,19 +76,6 @@ fn signing_params(query: Option<&str>) -> SigningParams {
     params
 }
 
-/// The query string for the audit log: every parameter but the signature, however it was encoded.
-pub fn query_for_audit(query: Option<&str>) -> String {
-    query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|pair| {
-            let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
-            !pair.is_empty() && percent_decode_str(name).decode_utf8_lossy() != "signature"
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
 /// Reads at most `limit` bytes; a declared or actual larger body is refused without reading it whole.
 pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Box<Refused>> {
     let too_large =
@@ -112,13 +101,13 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Runs every pre-handler check of a V2 POST. `expected` is the key type of the interface family.
+/// Runs every check of a V2 POST before its call runs. The key type follows the call: its activity's
+/// (base activities: `basic`), with the fallback of `security.key_fallback`.
 pub async fn verify_v2(
     settings: &Settings,
     headers: &HeaderMap,
     query: Option<&str>,
     body: Body,
-    expected: KeyType,
     now_ms: i64,
 ) -> Result<Verified, Box<Refused>> {
     let body = read_body(headers, body, settings.limits.max_body_bytes).await?;
@@ -137,6 +126,7 @@ pub async fn verify_v2(
         }
     };
     let refuse = |code, reason, message: String| Err(Refused::new(code, reason, message).with_body(&body, Some(&object)));
+    let expected = object.get("activity").and_then(Value::as_str).and_then(Activity::parse).map_or(KeyType::Basic, Activity::key_type);
     let params = signing_params(query);
 
     let Some(timestamp) = params.timestamp.filter(|t| !t.is_empty()) else {
@@ -216,13 +206,6 @@ mod tests {
         assert!(params.signature.is_none());
         assert_eq!(signing_params(Some("nonce=a+b")).nonce.as_deref(), Some("a+b"), "a raw + stays a +");
         assert_eq!(signing_params(Some("%73ignature=abc")).signature.as_deref(), Some("abc"));
-    }
-
-    #[test]
-    fn the_signature_never_reaches_the_audit_query() {
-        assert_eq!(query_for_audit(Some("signature=ABC&timestamp=1&nonce=n")), "timestamp=1&nonce=n");
-        assert_eq!(query_for_audit(Some("%73ignature=ABC&timestamp=1&signature")), "timestamp=1");
-        assert_eq!(query_for_audit(None), "");
     }
 
     #[test]

@@ -1,21 +1,17 @@
-//! Recording lifecycle events inside a callback's transaction, and queueing their delivery.
+//! The outbox: lifecycle events recorded inside the transaction of the change they describe, and the
+//! jobs that follow from them (event delivery, order sync), queued in that same transaction.
 //!
 //! Every event is kept (it is the instance's history); when `webhook.url` is set, a delivery job is
-//! queued in the same transaction, ordered per instance, so the feed is at-least-once and in order.
+//! queued with it, ordered per instance, so the feed is at-least-once and in order. Used by the
+//! callback operations, the job worker (provisioning outcomes) and nothing else writes events.
 
 use crate::domain::{Event, EventType, Instance, utc_compact};
-use crate::store::{NewJob, StoreError, Transaction};
+use crate::store::{JobKind, NewJob, StoreError, Transaction};
 use serde_json::{Map, Value, json};
-
-/// Job kinds the callbacks queue.
-pub const WEBHOOK_JOB: &str = "webhook";
-pub const PROVISION_JOB: &str = "provision";
-/// Fetch an order applied to an instance (upgrade, renewal) and keep its plan.
-pub const ORDER_SYNC_JOB: &str = "order_sync";
 
 /// How events are handled; built once from the settings.
 #[derive(Debug, Clone)]
-pub struct Feed {
+pub struct Outbox {
     /// `webhook.url` is set: queue a delivery for every event.
     pub deliver: bool,
     /// `webhook.include_debug`: debug calls produce events too.
@@ -24,7 +20,7 @@ pub struct Feed {
     pub delivery_horizon_ms: i64,
 }
 
-impl Feed {
+impl Outbox {
     /// Records an event about a real instance (and queues its delivery).
     pub async fn instance_event(
         &self,
@@ -64,7 +60,7 @@ impl Feed {
         if self.deliver {
             let key = instance_ordering_key(&event.instance_id);
             let payload = json!({ "eventId": event.id });
-            tx.enqueue(&NewJob::due_now(WEBHOOK_JOB, key, payload, event.occurred_at_ms, self.delivery_horizon_ms)).await?;
+            tx.enqueue(&NewJob::due_now(JobKind::Webhook, key, payload, event.occurred_at_ms, self.delivery_horizon_ms)).await?;
         }
         Ok(())
     }
@@ -76,7 +72,7 @@ fn instance_ordering_key(instance_id: &str) -> String {
 }
 
 /// Queues fetching an order that was applied to an instance, when the open APIs are configured.
-pub async fn sync_order(
+pub async fn queue_order_sync(
     tx: &mut dyn Transaction,
     horizon_ms: i64,
     instance_id: &str,
@@ -85,7 +81,8 @@ pub async fn sync_order(
     now_ms: i64,
 ) -> Result<(), StoreError> {
     let payload = json!({"instanceId": instance_id, "orderId": order_id, "orderLineId": order_line_id});
-    tx.enqueue(&NewJob::due_now(ORDER_SYNC_JOB, format!("{ORDER_SYNC_JOB}:{instance_id}"), payload, now_ms, horizon_ms)).await
+    let key = format!("{}:{instance_id}", JobKind::OrderSync);
+    tx.enqueue(&NewJob::due_now(JobKind::OrderSync, key, payload, now_ms, horizon_ms)).await
 }
 
 /// What every event says about its instance: identity, order, plan, expiry, status.

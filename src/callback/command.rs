@@ -1,0 +1,141 @@
+//! What a marketplace call asks for and what koogate answers, independent of the wire format.
+//!
+//! A wire adapter (V2 POST, later V1 GET and Kit) turns a verified request into a [`Command`]; the
+//! operation under `instance/` turns it into an [`Outcome`]; the adapter renders the outcome as its
+//! own bytes (V2: plain JSON; V1: encrypted credentials and `Body-Sign`). Nothing here knows JSON
+//! member names or query parameters.
+
+use crate::domain::{AppInfo, InstanceId, OrderId, RefreshScene, StatusChange};
+use crate::protocol::result::ResultCode;
+
+/// One marketplace operation with its typed, validated arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    NewInstance(NewInstance),
+    QueryInstance(QueryInstance),
+    RefreshInstance(RefreshInstance),
+    UpdateInstanceStatus(UpdateInstanceStatus),
+    ReleaseInstance(ReleaseInstance),
+    UpgradeInstance(UpgradeInstance),
+    ChangeInstanceCheck(ChangeInstanceCheck),
+}
+
+/// A paid (or trial) order line to provision, however often it is delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInstance {
+    pub order_id: OrderId,
+    pub order_line_id: String,
+    /// The instance ID the marketplace proposes (V2 `businessId`); the first delivery's wins.
+    pub proposed_instance_id: InstanceId,
+}
+
+/// Report ready instances (at most 100, in the order asked, without duplicates).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryInstance {
+    pub instance_ids: Vec<InstanceId>,
+}
+
+/// A new expiry from a trial conversion, renewal, renewal change or unsubscribed renewal period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshInstance {
+    pub instance_id: InstanceId,
+    pub scene: RefreshScene,
+    /// The scene as the wire named it (trimmed): part of the idempotency key and of the event.
+    pub scene_label: String,
+    pub order_id: OrderId,
+    pub order_line_id: String,
+    /// The new product, when the period type changed.
+    pub product_id: Option<String>,
+    pub expire_time_ms: i64,
+    /// `expireTime` as sent, for the debug event.
+    pub expire_time_text: String,
+}
+
+/// Freeze or unfreeze.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateInstanceStatus {
+    pub instance_id: InstanceId,
+    pub change: StatusChange,
+}
+
+/// The end of an instance's life; `order_id` names the unsubscribe order when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseInstance {
+    pub instance_id: InstanceId,
+    pub order_id: Option<OrderId>,
+    pub order_line_id: Option<String>,
+}
+
+/// A paid upgrade/downgrade/scale order for an existing instance, applied once per order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpgradeInstance {
+    pub instance_id: InstanceId,
+    pub order_id: OrderId,
+    pub order_line_id: String,
+}
+
+/// May the instance take this spec at renewal?
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeInstanceCheck {
+    pub instance_id: InstanceId,
+    pub product: ProductSpec,
+}
+
+/// The target spec of a renewal change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductSpec {
+    pub product_id: String,
+    pub sku_code: String,
+    pub linear_value: Option<i64>,
+    pub product_name: String,
+}
+
+/// What an operation answers, before any wire format renders it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done (or already done): `000000` with nothing more to say.
+    Success,
+    /// `newInstance`: the order line's instance as it stands, the same for every delivery.
+    Instance { instance_id: InstanceId, state: InstanceState },
+    /// `queryInstance`: the ready instances, in the order asked.
+    Instances(Vec<ReadyInstance>),
+    /// Not done, and why.
+    Refused(Refusal),
+}
+
+impl Outcome {
+    pub fn refused(code: ResultCode, message: impl Into<String>) -> Outcome {
+        Outcome::Refused(Refusal { code, message: message.into() })
+    }
+}
+
+/// Where a `newInstance`'s instance is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstanceState {
+    /// Usable; `None` when the buyer receives credentials another way.
+    Ready(Option<AppInfo>),
+    /// The merchant's application is still provisioning it (`000004`).
+    Provisioning,
+    /// Provisioning gave up (`000005`); an operator may retry it.
+    Failed,
+}
+
+/// One instance of a `queryInstance` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadyInstance {
+    pub instance_id: InstanceId,
+    pub app_info: Option<AppInfo>,
+}
+
+/// A refusal: the result code every wire format shares (spec README §4) and a message naming the cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: ResultCode,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn invalid(message: impl Into<String>) -> Refusal {
+        Refusal { code: ResultCode::InvalidParam, message: message.into() }
+    }
+}

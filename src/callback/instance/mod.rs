@@ -1,0 +1,119 @@
+//! The SaaS instance operations, one module per operation. Each reads like its table in saas-v2.md:
+//! take the typed command, ask the domain what it means for the instance, tell the store, return an
+//! [`Outcome`]. No SQL and no wire types: the same operation serves every wire format that carries it.
+//!
+//! Operations run inside the callback's transaction (opened by the pipeline after the replay key is
+//! claimed) and decide everything before they write, so a refusal never leaves a partial change behind.
+
+mod change_instance_check;
+mod new_instance;
+mod query_instance;
+mod refresh_instance;
+mod release_instance;
+mod update_instance_status;
+mod upgrade_instance;
+
+use super::command::{Command, Outcome};
+use crate::crypto::{OpenError, Sealer};
+use crate::domain::{EventType, Instance, InstanceId, OrderId, Transition};
+use crate::outbox::{Outbox, queue_order_sync};
+use crate::protocol::result::ResultCode;
+use crate::provisioning::Provisioner;
+use crate::store::{AppliedOrder, StoreError, Transaction};
+
+/// What an operation may use besides the transaction.
+pub struct Context<'a> {
+    pub provisioner: &'a dyn Provisioner,
+    pub sealer: &'a Sealer,
+    pub outbox: &'a Outbox,
+    /// How long asynchronous provisioning may take before the instance is failed.
+    pub provision_horizon_ms: i64,
+    /// The open APIs are configured: fetch the orders of purchases, upgrades and renewals (retried
+    /// this long).
+    pub sync_orders_for_ms: Option<i64>,
+    /// `testFlag` = 1: validate and answer, but touch no real instance.
+    pub debug: bool,
+    pub now_ms: i64,
+}
+
+/// Why an operation could not produce an outcome: the callback is rolled back and answered `000005`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sealed(#[from] OpenError),
+}
+
+/// Runs the operation a command names.
+pub async fn run(context: &Context<'_>, tx: &mut dyn Transaction, command: Command) -> Result<Outcome, Error> {
+    match command {
+        Command::NewInstance(command) => new_instance::run(context, tx, command).await,
+        Command::QueryInstance(command) => query_instance::run(context, tx, command).await,
+        Command::RefreshInstance(command) => refresh_instance::run(context, tx, command).await,
+        Command::UpdateInstanceStatus(command) => update_instance_status::run(context, tx, command).await,
+        Command::ReleaseInstance(command) => release_instance::run(context, tx, command).await,
+        Command::UpgradeInstance(command) => upgrade_instance::run(context, tx, command).await,
+        Command::ChangeInstanceCheck(command) => change_instance_check::run(context, tx, command).await,
+    }
+}
+
+fn not_found(instance_id: &InstanceId) -> Outcome {
+    Outcome::refused(ResultCode::InstanceNotFound, format!("instance {instance_id} does not exist"))
+}
+
+fn released(instance_id: &InstanceId) -> Outcome {
+    Outcome::refused(ResultCode::InstanceNotFound, format!("instance {instance_id} has been released"))
+}
+
+/// Claiming an order (renewal, conversion, upgrade) for an instance: applied at most once per order.
+enum OrderClaim {
+    /// Apply it to this (locked) instance.
+    FirstTime(Box<Instance>),
+    /// Applied before: answer success without applying again.
+    AlreadyApplied,
+    /// The instance is unknown or released: answer this.
+    Refused(Outcome),
+}
+
+async fn claim_order(
+    context: &Context<'_>,
+    tx: &mut dyn Transaction,
+    instance_id: &InstanceId,
+    operation: String,
+    order_id: &OrderId,
+    order_line_id: &str,
+) -> Result<OrderClaim, Error> {
+    let Some(instance) = tx.lock_instance(instance_id.as_str()).await? else {
+        return Ok(OrderClaim::Refused(not_found(instance_id)));
+    };
+    if Transition::update(instance.status) == Transition::Gone {
+        return Ok(OrderClaim::Refused(released(instance_id)));
+    }
+    let order = AppliedOrder {
+        instance_id: instance.instance_id.clone(),
+        operation,
+        order_id: order_id.to_string(),
+        order_line_id: Some(order_line_id.to_owned()),
+        applied_at_ms: context.now_ms,
+    };
+    Ok(if tx.claim_applied_order(&order).await? { OrderClaim::FirstTime(Box::new(instance)) } else { OrderClaim::AlreadyApplied })
+}
+
+/// Saves an instance an order was just applied to, records the event, and (with the open APIs
+/// configured) queues fetching the order's plan.
+async fn record_applied_order(
+    context: &Context<'_>,
+    tx: &mut dyn Transaction,
+    instance: &Instance,
+    event_type: EventType,
+    extra: serde_json::Value,
+    (order_id, order_line_id): (&OrderId, &str),
+) -> Result<(), Error> {
+    tx.update_instance(instance).await?;
+    context.outbox.instance_event(tx, event_type, instance, extra, context.now_ms).await?;
+    if let Some(horizon_ms) = context.sync_orders_for_ms {
+        queue_order_sync(tx, horizon_ms, &instance.instance_id, order_id.as_str(), order_line_id, context.now_ms).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! `newInstance` (saas-v2.md §3): claim the order line and provision once, however often it is delivered.
+
+use super::{Context, Error};
+use crate::callback::command::{InstanceState, NewInstance, Outcome};
+use crate::domain::{EventType, Instance, InstanceId, InstanceStatus};
+use crate::outbox::queue_order_sync;
+use crate::protocol::result::ResultCode;
+use crate::provisioning::{ProvisionRequest, Provisioned};
+use crate::store::{JobKind, NewJob, OrderLineClaim, Transaction};
+use serde_json::json;
+
+pub async fn run(context: &Context<'_>, tx: &mut dyn Transaction, command: NewInstance) -> Result<Outcome, Error> {
+    let (order_id, proposed_id) = (command.order_id.as_str(), command.proposed_instance_id.as_str());
+    if context.debug {
+        let instance_id = tx.claim_debug_order_line(order_id, &command.order_line_id, proposed_id, context.now_ms).await?;
+        if instance_id == proposed_id {
+            // The first debug delivery of this order line (repeats answer the same and record nothing).
+            let data = json!({"orderId": order_id, "orderLineId": command.order_line_id});
+            context.outbox.debug_event(tx, EventType::Created, &instance_id, data, context.now_ms).await?;
+        }
+        let app_info = context.provisioner.debug_app_info(&instance_id);
+        return Ok(Outcome::Instance { instance_id: InstanceId::new(instance_id), state: InstanceState::Ready(app_info) });
+    }
+    let provisioned =
+        context.provisioner.provision(&ProvisionRequest { instance_id: proposed_id, order_id, order_line_id: &command.order_line_id });
+    let (status, app_info) = match provisioned {
+        Provisioned::Ready(app_info) => (InstanceStatus::Active, app_info),
+        Provisioned::Pending => (InstanceStatus::Provisioning, None),
+    };
+    let instance = Instance::claimed(
+        command.proposed_instance_id.into_string(),
+        command.order_id.into_string(),
+        command.order_line_id,
+        status,
+        app_info,
+        context.now_ms,
+    );
+    match tx.claim_order_line(&instance).await? {
+        OrderLineClaim::Created => {
+            context.outbox.instance_event(tx, EventType::Created, &instance, json!({}), context.now_ms).await?;
+            if let (InstanceStatus::Active, Some(horizon_ms)) = (instance.status, context.sync_orders_for_ms) {
+                // Template mode answers at once; the purchase order's plan and expiry follow from the
+                // order query in the background.
+                queue_order_sync(tx, horizon_ms, &instance.instance_id, &instance.order_id, &instance.order_line_id, context.now_ms)
+                    .await?;
+            }
+            if instance.status == InstanceStatus::Provisioning {
+                // Not ordered behind the event feed: provisioning must go ahead even while the feed's
+                // receiver is failing (a release meanwhile is repeated after the outcome instead).
+                let key = format!("{}:{}", JobKind::Provision, instance.instance_id);
+                let payload = json!({ "instanceId": instance.instance_id });
+                tx.enqueue(&NewJob::due_now(JobKind::Provision, key, payload, context.now_ms, context.provision_horizon_ms)).await?;
+            }
+            outcome(context, &instance)
+        }
+        OrderLineClaim::Existing(existing) => outcome(context, &existing),
+        OrderLineClaim::InstanceIdTaken => Ok(Outcome::refused(
+            ResultCode::InvalidParam,
+            format!("businessId {} is already the instanceId of another order line", instance.instance_id),
+        )),
+    }
+}
+
+/// The order line's instance as it stands, the same for the first and every repeated delivery.
+fn outcome(context: &Context<'_>, instance: &Instance) -> Result<Outcome, Error> {
+    let state = match instance.status {
+        InstanceStatus::Provisioning => InstanceState::Provisioning,
+        InstanceStatus::Failed => InstanceState::Failed,
+        _ => InstanceState::Ready(instance.app_info.as_ref().map(|info| info.open(context.sealer, &instance.instance_id)).transpose()?),
+    };
+    Ok(Outcome::Instance { instance_id: InstanceId::new(instance.instance_id.clone()), state })
+}

@@ -1,0 +1,29 @@
+//! `upgradeInstance` (saas-v2.md §8): a paid upgrade order, applied once per order.
+//!
+//! The upgrade order is recorded against the instance (`applied_orders`, `last_order_id`); its plan
+//! (product, SKU, quantity) arrives from the order query in a background job when the open APIs are
+//! configured (`crate::jobs`).
+
+use super::{Context, Error, OrderClaim, claim_order, record_applied_order};
+use crate::callback::command::{Outcome, UpgradeInstance};
+use crate::domain::EventType;
+use crate::store::Transaction;
+use serde_json::json;
+
+pub async fn run(context: &Context<'_>, tx: &mut dyn Transaction, command: UpgradeInstance) -> Result<Outcome, Error> {
+    if context.debug {
+        let data = json!({"upgradeOrderId": command.order_id.as_str()});
+        context.outbox.debug_event(tx, EventType::Upgraded, command.instance_id.as_str(), data, context.now_ms).await?;
+        return Ok(Outcome::Success);
+    }
+    let mut instance =
+        match claim_order(context, tx, &command.instance_id, "upgrade".into(), &command.order_id, &command.order_line_id).await? {
+            OrderClaim::FirstTime(instance) => instance,
+            OrderClaim::AlreadyApplied => return Ok(Outcome::Success),
+            OrderClaim::Refused(outcome) => return Ok(outcome),
+        };
+    instance.apply_upgrade(command.order_id.as_str(), context.now_ms);
+    let extra = json!({"upgradeOrderId": command.order_id.as_str(), "upgradeOrderLineId": command.order_line_id});
+    record_applied_order(context, tx, &instance, EventType::Upgraded, extra, (&command.order_id, &command.order_line_id)).await?;
+    Ok(Outcome::Success)
+}
