@@ -5,6 +5,7 @@
 //! `startup` (wiring it together). Dependencies point only in that direction.
 
 pub mod admin;
+pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod domain;
