@@ -7,7 +7,7 @@
 use clap::Parser;
 use koogate::admin::{AuditSubject, RetryHorizons, cli::CommandError};
 use koogate::cli::{AuditArgs, Cli, Command, InstancesCommand, JobsCommand, OperatorCommand, SimCommand};
-use koogate::config::Settings;
+use koogate::config::{LogFormat, LogSettings, Settings};
 use koogate::startup::{Application, open_store};
 
 #[tokio::main]
@@ -26,7 +26,7 @@ async fn main() -> std::process::ExitCode {
     if let Some(Command::Operator(command)) = cli.command {
         return operator(command, &settings).await;
     }
-    koogate::telemetry::init(&settings.log);
+    koogate::telemetry::init(&settings.log, std::io::stdout);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate => open_store(&settings).await.map(|store| tracing::info!(store = store.backend(), "migrations applied")),
@@ -75,8 +75,8 @@ async fn shutdown_signal() {
 async fn operator(command: OperatorCommand, settings: &Settings) -> std::process::ExitCode {
     use koogate::admin::cli;
     use std::process::ExitCode;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).try_init();
+    // Warnings only, as text on stderr whatever `log` says: stdout is the command's output.
+    koogate::telemetry::init(&LogSettings { filter: "warn".into(), format: LogFormat::Text }, std::io::stderr);
     // An operator looks at the database the server uses: never create a new, empty one by mistake
     // (a relative SQLite path read from another directory).
     if let Some(file) = koogate::startup::sqlite_file(&settings.database.url).filter(|file| !file.exists()) {
@@ -157,7 +157,7 @@ async fn sim(command: SimCommand) -> std::process::ExitCode {
             }
         }
         SimCommand::Platform { listen, ak, sk, usage_key } => {
-            koogate::telemetry::init(&koogate::config::LogSettings { filter: "info".into(), format: koogate::config::LogFormat::Text });
+            koogate::telemetry::init(&LogSettings { filter: "info".into(), format: LogFormat::Text }, std::io::stdout);
             let config = sim::platform::PlatformConfig { ak, sk: sk.into(), usage_key: usage_key.map(Into::into) };
             let listener = match tokio::net::TcpListener::bind(&listen).await {
                 Ok(listener) => listener,
