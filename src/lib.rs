@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod callback;
+pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod domain;
