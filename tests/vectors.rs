@@ -1,4 +1,4 @@
-//! Reproduces every V2-signature, canonical-JSON and Body-Sign vector of `shared/spec/vectors.json`.
+//! Reproduces every V2-signature, canonical-JSON, Body-Sign and SaaS V1 vector of `shared/spec/vectors.json`.
 //!
 //! The file is kept in `tests/fixtures/` so the crate tests itself from a bare clone; when the shared
 //! spec sits beside the repository (as in CI), the copy must be identical to it.
@@ -150,5 +150,30 @@ fn usage_push_signature_vectors() {
         assert_eq!(signature, text(&vector, "/expected/signature"));
         assert!(usage_push_matches(key, ts, nonce, &body, &signature));
         assert!(!usage_push_matches("other", ts, nonce, &body, &signature));
+    }
+}
+
+#[test]
+fn v1_aes_sha1prng_vectors() {
+    use koogate::protocol::v1::{KeySize, V1Cipher, decrypt_with_fallback, sha1prng};
+    use sha1::{Digest, Sha1};
+    let list = vectors("v1_aes_sha1prng");
+    assert_eq!(list.len(), 6);
+    for vector in list {
+        let id = vector["id"].as_str().unwrap();
+        let (input, expected) = (&vector["input"], &vector["expected"]);
+        let key = text(input, "/key");
+        let size = KeySize::from_encrypt_type(text(input, "/encrypt_type")).unwrap();
+        assert_eq!(Some(size), input["key_bits"].as_u64().and_then(|bits| KeySize::from_bits(u32::try_from(bits).ok()?)), "{id}");
+        assert_eq!(hex::encode(Sha1::digest(key.as_bytes())), text(expected, "/sha1_seed_state"), "{id} seed state");
+        let mut aes_key = vec![0u8; size.bytes()];
+        sha1prng(key.as_bytes(), &mut aes_key);
+        assert_eq!(hex::encode(&aes_key), text(expected, "/aes_key_hex"), "{id} derived key");
+
+        let (plaintext, field) = (text(input, "/plaintext"), text(expected, "/ciphertext_field"));
+        let cipher = V1Cipher::new(key, size);
+        assert_eq!(cipher.encrypt_with_iv(plaintext, text(input, "/iv")).as_deref(), Ok(field), "{id}");
+        assert_eq!(cipher.decrypt(field).as_deref(), Ok(plaintext), "{id}");
+        assert_eq!(decrypt_with_fallback(key, size.other(), field), Ok((plaintext.to_owned(), size)), "{id} fallback");
     }
 }

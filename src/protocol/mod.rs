@@ -7,4 +7,5 @@ pub mod ascii_json;
 pub mod canonical;
 pub mod result;
 pub mod signature;
+pub mod v1;
 pub mod v2;
