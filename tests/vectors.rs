@@ -246,3 +246,19 @@ fn v1_aes_sha1prng_vectors() {
         assert_eq!(decrypt_with_fallback(key, size.other(), field), Ok((plaintext.to_owned(), size)), "{id} fallback");
     }
 }
+
+#[test]
+fn v1_saas_extend_params_vectors() {
+    use koogate::protocol::v1::ExtendParams;
+    for vector in vectors("v1_saas_extend_params") {
+        let id = vector["id"].as_str().unwrap();
+        let expected = &vector["expected"];
+        let params = ExtendParams::from_query_value(text(&vector, "/input/query_value")).unwrap();
+        assert_eq!(params.base64(), text(expected, "/base64"), "{id}");
+        assert_eq!(params.json(), text(expected, "/json"), "{id}");
+        let pairs: Vec<(&str, &str)> =
+            expected["params"].as_array().unwrap().iter().map(|p| (p["name"].as_str().unwrap(), p["value"].as_str().unwrap())).collect();
+        assert_eq!(params.iter().collect::<Vec<_>>(), pairs, "{id}");
+        assert_eq!(ExtendParams::from_base64(text(expected, "/base64")).unwrap(), params, "{id}");
+    }
+}
