@@ -1,4 +1,4 @@
-//! Reproduces every V2-signature, canonical-JSON and Body-Sign vector of `shared/spec/vectors.json`.
+//! Reproduces every V2-signature, canonical-JSON, Body-Sign and SaaS V1 vector of `shared/spec/vectors.json`.
 //!
 //! The file is kept in `tests/fixtures/` so the crate tests itself from a bare clone; when the shared
 //! spec sits beside the repository (as in CI), the copy must be identical to it.
@@ -152,5 +152,115 @@ fn usage_push_signature_vectors() {
         assert_eq!(signature, text(&vector, "/expected/signature"));
         assert!(usage_push_matches(key, ts, nonce, &body, &signature));
         assert!(!usage_push_matches("other", ts, nonce, &body, &signature));
+    }
+}
+
+#[test]
+fn v1_auth_token_vectors() {
+    use koogate::protocol::v1::{
+        AUTH_TOKEN, AuthTokenError, KeySize, PlusDecoding, RawQuery, TIME_STAMP, TokenMatch, V1Cipher, compute_auth_token, hmac_key,
+        kit_string_to_sign, kit_time_stamp, verify_kit, verify_query,
+    };
+    use secrecy::ExposeSecret;
+    let list = vectors("v1_auth_token");
+    assert_eq!(list.len(), 4);
+    for vector in list {
+        let id = vector["id"].as_str().unwrap();
+        let (input, expected) = (&vector["input"], &vector["expected"]);
+        let key = text(input, "/key");
+        let token = text(expected, "/auth_token");
+        // Rotation: the vector's key is the second one configured.
+        let keys = [SecretString::from("an-older-v1-key-0000"), SecretString::from(key)];
+
+        if let Some(body) = input["body_raw"].as_str() {
+            // Kit V1 POST: the token arrives as a header.
+            let object: Map<String, Value> = serde_json::from_str(body).unwrap();
+            let data = kit_string_to_sign(&object);
+            assert_eq!(data, text(expected, "/string_to_sign"), "{id}");
+            let time_stamp = kit_time_stamp(&object).unwrap();
+            assert_eq!(compute_auth_token(key, &time_stamp, &data), token, "{id}");
+            assert_eq!(verify_kit(&keys, &object, token), Ok(1), "{id}");
+            assert_eq!(verify_kit(&keys, &object, &format!("\"{token}\"")), Ok(1), "{id} quoted");
+            assert_eq!(verify_kit(&keys[..1], &object, token), Err(AuthTokenError::Mismatch), "{id}");
+            continue;
+        }
+
+        let query = RawQuery::parse(text(input, "/raw_query"));
+        let decoding = match expected["decoding"].as_str() {
+            Some(name) => *PlusDecoding::ALL.iter().find(|d| d.as_str() == name).unwrap_or_else(|| panic!("{id}: decoding {name}")),
+            None => PlusDecoding::Form,
+        };
+        let data = query.string_to_sign(decoding);
+        assert_eq!(data, text(expected, "/string_to_sign"), "{id}");
+        let time_stamp = query.value(TIME_STAMP, decoding).unwrap();
+        if let Some(expected_key) = expected["hmac_key"].as_str() {
+            assert_eq!(hmac_key(key, &time_stamp).expose_secret(), expected_key, "{id}");
+        }
+        assert_eq!(compute_auth_token(key, &time_stamp, &data), token, "{id}");
+        assert_eq!(query.auth_token().as_deref(), Some(token), "{id} normalised token");
+        if let Some(form_decoded) = expected["auth_token_as_form_decoded"].as_str() {
+            assert_eq!(query.value(AUTH_TOKEN, PlusDecoding::Form).as_deref(), Some(form_decoded), "{id}");
+        }
+        assert_eq!(verify_query(&keys, &query), Ok(TokenMatch { key_index: 1, decoding }), "{id}");
+        assert_eq!(verify_query(&keys[..1], &query), Err(AuthTokenError::Mismatch), "{id}");
+        // Where the two decodings differ, only the named one reproduces the token.
+        for other in PlusDecoding::ALL.into_iter().filter(|d| *d != decoding) {
+            let other_data = query.string_to_sign(other);
+            if other_data != data {
+                let other_ts = query.value(TIME_STAMP, other).unwrap();
+                assert_ne!(compute_auth_token(key, &other_ts, &other_data), token, "{id} {other:?}");
+            }
+        }
+
+        if let Some(plain) = expected["mobilePhone_plain"].as_str() {
+            // The token covers the ciphertext; decryption comes after, from either decoding.
+            let size = KeySize::from_encrypt_type(text(input, "/encrypt_type")).unwrap();
+            let cipher = V1Cipher::new(key, size);
+            let form = query.value("mobilePhone", PlusDecoding::Form).unwrap();
+            assert!(form.contains(' '), "{id}: form decoding turns the raw '+' into a space");
+            assert_eq!(cipher.decrypt(&form).unwrap(), plain, "{id}");
+            assert_eq!(cipher.decrypt(&query.value("mobilePhone", PlusDecoding::Literal).unwrap()).unwrap(), plain, "{id}");
+        }
+    }
+}
+
+#[test]
+fn v1_aes_sha1prng_vectors() {
+    use koogate::protocol::v1::{KeySize, V1Cipher, decrypt_with_fallback, sha1prng};
+    use sha1::{Digest, Sha1};
+    let list = vectors("v1_aes_sha1prng");
+    assert_eq!(list.len(), 6);
+    for vector in list {
+        let id = vector["id"].as_str().unwrap();
+        let (input, expected) = (&vector["input"], &vector["expected"]);
+        let key = text(input, "/key");
+        let size = KeySize::from_encrypt_type(text(input, "/encrypt_type")).unwrap();
+        assert_eq!(Some(size), input["key_bits"].as_u64().and_then(|bits| KeySize::from_bits(u32::try_from(bits).ok()?)), "{id}");
+        assert_eq!(hex::encode(Sha1::digest(key.as_bytes())), text(expected, "/sha1_seed_state"), "{id} seed state");
+        let mut aes_key = vec![0u8; size.bytes()];
+        sha1prng(key.as_bytes(), &mut aes_key);
+        assert_eq!(hex::encode(&aes_key), text(expected, "/aes_key_hex"), "{id} derived key");
+
+        let (plaintext, field) = (text(input, "/plaintext"), text(expected, "/ciphertext_field"));
+        let cipher = V1Cipher::new(key, size);
+        assert_eq!(cipher.encrypt_with_iv(plaintext, text(input, "/iv")).as_deref(), Ok(field), "{id}");
+        assert_eq!(cipher.decrypt(field).as_deref(), Ok(plaintext), "{id}");
+        assert_eq!(decrypt_with_fallback(key, size.other(), field), Ok((plaintext.to_owned(), size)), "{id} fallback");
+    }
+}
+
+#[test]
+fn v1_saas_extend_params_vectors() {
+    use koogate::protocol::v1::ExtendParams;
+    for vector in vectors("v1_saas_extend_params") {
+        let id = vector["id"].as_str().unwrap();
+        let expected = &vector["expected"];
+        let params = ExtendParams::from_query_value(text(&vector, "/input/query_value")).unwrap();
+        assert_eq!(params.base64(), text(expected, "/base64"), "{id}");
+        assert_eq!(params.json(), text(expected, "/json"), "{id}");
+        let pairs: Vec<(&str, &str)> =
+            expected["params"].as_array().unwrap().iter().map(|p| (p["name"].as_str().unwrap(), p["value"].as_str().unwrap())).collect();
+        assert_eq!(params.iter().collect::<Vec<_>>(), pairs, "{id}");
+        assert_eq!(ExtendParams::from_base64(text(expected, "/base64")).unwrap(), params, "{id}");
     }
 }

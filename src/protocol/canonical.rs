@@ -83,6 +83,14 @@ pub fn canonical_c4(object: &Map<String, Value>) -> Vec<u8> {
     out
 }
 
+/// Any JSON value as Jackson writes it compactly, members in received order (the V1 Kit authToken renders
+/// array and object members this way).
+pub fn compact(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    write_value(&mut out, value, false);
+    out
+}
+
 fn write_top_level(out: &mut Vec<u8>, object: &Map<String, Value>, write_member: impl FnMut(&mut Vec<u8>, &Value)) {
     let mut members: Vec<(&String, &Value)> = object.iter().filter(|(_, v)| !v.is_null()).collect();
     members.sort_by(|a, b| utf16_order(a.0, b.0));
@@ -105,7 +113,7 @@ fn write_object<'v>(out: &mut Vec<u8>, members: Vec<(&'v String, &'v Value)>, mu
 
 /// Java's `String.compareTo` (and so `TreeMap`) orders by UTF-16 code unit, which differs from byte order
 /// only for characters outside the Basic Multilingual Plane.
-fn utf16_order(a: &str, b: &str) -> Ordering {
+pub fn utf16_order(a: &str, b: &str) -> Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 

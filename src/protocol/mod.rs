@@ -9,6 +9,7 @@ pub mod canonical;
 pub mod keys;
 pub mod result;
 pub mod usage_sign;
+pub mod v1;
 pub mod v2;
 
 use hmac::{Hmac, Mac};
