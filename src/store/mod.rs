@@ -20,7 +20,7 @@ use queue::JOB_COLUMNS;
 pub use queue::{Job, JobKind, JobState, NewJob, UnknownJobState};
 pub use sqlite::SqliteStore;
 
-use crate::domain::{Event, EventType, Instance, InstanceStatus, StoredAppInfo};
+use crate::domain::{Event, Instance};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -208,90 +208,20 @@ pub async fn connect(url: &str, max_connections: u32, acquire_timeout: std::time
     }
 }
 
-/// Columns of `instances` in the order [`InstanceRow`] reads them.
+/// Columns of `instances` (read by the `FromRow` of [`Instance`] in `sql.rs`).
 const INSTANCE_COLUMNS: &str = "instance_id, order_id, order_line_id, status, product_id, expire_time_ms, trial, last_order_id, plan, app_info, created_at_ms, updated_at_ms";
 
 /// Columns of `audit_log`, as [`AuditEntry`] reads them.
 const AUDIT_COLUMNS: &str = "received_at_ms, method, path, query, activity, instance_id, order_id, order_line_id, test_flag, verification, result_code, result_msg, duration_ms, request_body, response_body, request_headers";
 
-#[derive(sqlx::FromRow)]
-struct InstanceRow {
-    instance_id: String,
-    order_id: String,
-    order_line_id: String,
-    status: String,
-    product_id: Option<String>,
-    expire_time_ms: Option<i64>,
-    trial: Option<bool>,
-    last_order_id: Option<String>,
-    plan: Option<String>,
-    app_info: Option<String>,
-    created_at_ms: i64,
-    updated_at_ms: i64,
-}
-
-impl TryFrom<InstanceRow> for Instance {
-    type Error = StoreError;
-
-    fn try_from(row: InstanceRow) -> Result<Self, StoreError> {
-        let status = InstanceStatus::parse(&row.status)
-            .ok_or_else(|| StoreError::Corrupt(format!("instance {} has status {:?}", row.instance_id, row.status)))?;
-        let app_info = match row.app_info {
-            Some(text) => Some(
-                serde_json::from_str::<StoredAppInfo>(&text)
-                    .map_err(|e| StoreError::Corrupt(format!("instance {} app_info: {e}", row.instance_id)))?,
-            ),
-            None => None,
-        };
-        Ok(Instance {
-            instance_id: row.instance_id,
-            order_id: row.order_id,
-            order_line_id: row.order_line_id,
-            status,
-            product_id: row.product_id,
-            expire_time_ms: row.expire_time_ms,
-            trial: row.trial,
-            last_order_id: row.last_order_id,
-            plan: row.plan,
-            app_info,
-            created_at_ms: row.created_at_ms,
-            updated_at_ms: row.updated_at_ms,
-        })
-    }
-}
-
 fn app_info_json(instance: &Instance) -> Option<String> {
     instance.app_info.as_ref().map(|info| serde_json::to_string(info).expect("app info serialises"))
 }
 
+/// Columns of `events` (read by the `FromRow` of [`Event`] in `sql.rs`).
 const EVENT_COLUMNS: &str = "id, seq, instance_id, type, occurred_at_ms, test_flag, data";
 
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    id: String,
-    seq: i64,
-    instance_id: String,
-    r#type: String,
-    occurred_at_ms: i64,
-    test_flag: bool,
-    data: String,
-}
-
-impl TryFrom<EventRow> for Event {
-    type Error = StoreError;
-
-    fn try_from(row: EventRow) -> Result<Self, StoreError> {
-        let data = serde_json::from_str(&row.data).map_err(|e| StoreError::Corrupt(format!("event {} data: {e}", row.id)))?;
-        let event_type =
-            EventType::parse(&row.r#type).ok_or_else(|| StoreError::Corrupt(format!("event {} has type {:?}", row.id, row.r#type)))?;
-        Ok(Event {
-            sequence: Some(row.seq),
-            id: row.id,
-            instance_id: row.instance_id,
-            event_type,
-            occurred_at_ms: row.occurred_at_ms,
-            test_flag: row.test_flag,
-            data,
-        })
-    }
+/// A column whose stored value this version cannot read.
+fn corrupt(column: &str, problem: String) -> sqlx::Error {
+    sqlx::Error::ColumnDecode { index: column.to_owned(), source: problem.into() }
 }

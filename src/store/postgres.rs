@@ -38,6 +38,7 @@ impl_sql_store!(
     store: PostgresStore,
     tx: PostgresTransaction,
     db: Postgres,
+    row: sqlx::postgres::PgRow,
     backend: "postgres",
     begin: "BEGIN",
     lock: " FOR UPDATE",

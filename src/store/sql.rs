@@ -6,11 +6,11 @@
 
 /// Implements [`super::Store`] for `$store` (a struct with a `pool: sqlx::Pool<$db>` field and an
 /// `async fn write_permit(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, StoreError>`) and
-/// [`super::Transaction`] for `$tx`. `$begin` is the statement that starts a callback's write
+/// [`super::Transaction`] for `$tx`, and reads `$row`s (the backend's row type) into instances and events. `$begin` is the statement that starts a callback's write
 /// transaction; `$lock` is appended to the SELECT that must hold an instance until commit, and
 /// `$skip_locked` to the SELECT that picks jobs to claim (so concurrent claimers skip each other's rows).
 macro_rules! impl_sql_store {
-    (store: $store:ident, tx: $tx:ident, db: $db:ty, backend: $backend:literal, begin: $begin:literal, lock: $lock:literal, skip_locked: $skip_locked:literal, migrator: $migrator:expr) => {
+    (store: $store:ident, tx: $tx:ident, db: $db:ty, row: $row:ty, backend: $backend:literal, begin: $begin:literal, lock: $lock:literal, skip_locked: $skip_locked:literal, migrator: $migrator:expr) => {
         /// One callback's open transaction.
         pub struct $tx {
             tx: sqlx::Transaction<'static, $db>,
@@ -61,8 +61,8 @@ macro_rules! impl_sql_store {
 
             async fn instance(&self, instance_id: &str) -> Result<Option<$crate::domain::Instance>, $crate::store::StoreError> {
                 let sql = format!("SELECT {} FROM instances WHERE instance_id = $1", $crate::store::INSTANCE_COLUMNS);
-                let row: Option<$crate::store::InstanceRow> = sqlx::query_as(&sql).bind(instance_id).fetch_optional(&self.pool).await?;
-                row.map(TryInto::try_into).transpose()
+                let row: Option<$crate::domain::Instance> = sqlx::query_as(&sql).bind(instance_id).fetch_optional(&self.pool).await?;
+                Ok(row)
             }
 
             async fn count_instances_for_order_line(&self, order_id: &str, order_line_id: &str) -> Result<i64, $crate::store::StoreError> {
@@ -105,26 +105,26 @@ macro_rules! impl_sql_store {
                      AND instance_id > $3 ORDER BY instance_id LIMIT $4",
                     $crate::store::INSTANCE_COLUMNS
                 );
-                let rows: Vec<$crate::store::InstanceRow> = sqlx::query_as(&sql)
+                let rows: Vec<$crate::domain::Instance> = sqlx::query_as(&sql)
                     .bind(&filter.status)
                     .bind(&filter.order_id)
                     .bind(filter.after.as_deref().unwrap_or(""))
                     .bind(filter.limit)
                     .fetch_all(&self.pool)
                     .await?;
-                rows.into_iter().map(TryInto::try_into).collect()
+                Ok(rows)
             }
 
             async fn event(&self, event_id: &str) -> Result<Option<$crate::domain::Event>, $crate::store::StoreError> {
                 let sql = format!("SELECT {} FROM events WHERE id = $1", $crate::store::EVENT_COLUMNS);
-                let row: Option<$crate::store::EventRow> = sqlx::query_as(&sql).bind(event_id).fetch_optional(&self.pool).await?;
-                row.map(TryInto::try_into).transpose()
+                let row: Option<$crate::domain::Event> = sqlx::query_as(&sql).bind(event_id).fetch_optional(&self.pool).await?;
+                Ok(row)
             }
 
             async fn events_for_instance(&self, instance_id: &str) -> Result<Vec<$crate::domain::Event>, $crate::store::StoreError> {
                 let sql = format!("SELECT {} FROM events WHERE instance_id = $1 ORDER BY seq", $crate::store::EVENT_COLUMNS);
-                let rows: Vec<$crate::store::EventRow> = sqlx::query_as(&sql).bind(instance_id).fetch_all(&self.pool).await?;
-                rows.into_iter().map(TryInto::try_into).collect()
+                let rows: Vec<$crate::domain::Event> = sqlx::query_as(&sql).bind(instance_id).fetch_all(&self.pool).await?;
+                Ok(rows)
             }
 
             async fn claim_jobs(&self, kinds: &[$crate::store::JobKind], now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<$crate::store::Job>, $crate::store::StoreError> {
@@ -220,6 +220,58 @@ macro_rules! impl_sql_store {
                 let _write_permit = self.write_permit().await?;
                 let done = sqlx::query("DELETE FROM jobs WHERE state = 'done' AND updated_at_ms < $1").bind(before_ms).execute(&self.pool).await?;
                 Ok(done.rows_affected())
+            }
+        }
+
+        /// An instance as stored; a status or app info this version cannot read is a decode error.
+        impl<'r> sqlx::FromRow<'r, $row> for $crate::domain::Instance {
+            fn from_row(row: &'r $row) -> Result<Self, sqlx::Error> {
+                use sqlx::Row;
+                let instance_id: String = row.try_get("instance_id")?;
+                let status: String = row.try_get("status")?;
+                let status = $crate::domain::InstanceStatus::parse(&status)
+                    .ok_or_else(|| $crate::store::corrupt("status", format!("instance {instance_id} has status {status:?}")))?;
+                let app_info: Option<String> = row.try_get("app_info")?;
+                let app_info = app_info
+                    .map(|text| serde_json::from_str(&text))
+                    .transpose()
+                    .map_err(|e| $crate::store::corrupt("app_info", format!("instance {instance_id} app_info: {e}")))?;
+                Ok($crate::domain::Instance {
+                    order_id: row.try_get("order_id")?,
+                    order_line_id: row.try_get("order_line_id")?,
+                    status,
+                    product_id: row.try_get("product_id")?,
+                    expire_time_ms: row.try_get("expire_time_ms")?,
+                    trial: row.try_get("trial")?,
+                    last_order_id: row.try_get("last_order_id")?,
+                    plan: row.try_get("plan")?,
+                    app_info,
+                    created_at_ms: row.try_get("created_at_ms")?,
+                    updated_at_ms: row.try_get("updated_at_ms")?,
+                    instance_id,
+                })
+            }
+        }
+
+        /// An event as stored, with its sequence number.
+        impl<'r> sqlx::FromRow<'r, $row> for $crate::domain::Event {
+            fn from_row(row: &'r $row) -> Result<Self, sqlx::Error> {
+                use sqlx::Row;
+                let id: String = row.try_get("id")?;
+                let event_type: String = row.try_get("type")?;
+                let event_type =
+                    $crate::domain::EventType::parse(&event_type).ok_or_else(|| $crate::store::corrupt("type", format!("event {id} has type {event_type:?}")))?;
+                let data: String = row.try_get("data")?;
+                let data = serde_json::from_str(&data).map_err(|e| $crate::store::corrupt("data", format!("event {id} data: {e}")))?;
+                Ok($crate::domain::Event {
+                    sequence: Some(row.try_get("seq")?),
+                    instance_id: row.try_get("instance_id")?,
+                    event_type,
+                    occurred_at_ms: row.try_get("occurred_at_ms")?,
+                    test_flag: row.try_get("test_flag")?,
+                    data,
+                    id,
+                })
             }
         }
 
@@ -320,10 +372,10 @@ macro_rules! impl_sql_store {
                 }
                 // A new statement sees the row a concurrent delivery committed while the insert waited.
                 let sql = format!("SELECT {} FROM instances WHERE order_id = $1 AND order_line_id = $2", $crate::store::INSTANCE_COLUMNS);
-                let existing: Option<$crate::store::InstanceRow> =
+                let existing: Option<$crate::domain::Instance> =
                     sqlx::query_as(&sql).bind(&instance.order_id).bind(&instance.order_line_id).fetch_optional(&mut *self.tx).await?;
                 match existing {
-                    Some(row) => Ok($crate::store::OrderLineClaim::Existing(Box::new(row.try_into()?))),
+                    Some(instance) => Ok($crate::store::OrderLineClaim::Existing(Box::new(instance))),
                     None => Ok($crate::store::OrderLineClaim::InstanceIdTaken),
                 }
             }
@@ -353,14 +405,14 @@ macro_rules! impl_sql_store {
                     list.push_bind(id);
                 }
                 query.push(")");
-                let rows: Vec<$crate::store::InstanceRow> = query.build_query_as().fetch_all(&mut *self.tx).await?;
-                rows.into_iter().map(TryInto::try_into).collect()
+                let rows: Vec<$crate::domain::Instance> = query.build_query_as().fetch_all(&mut *self.tx).await?;
+                Ok(rows)
             }
 
             async fn lock_instance(&mut self, instance_id: &str) -> Result<Option<$crate::domain::Instance>, $crate::store::StoreError> {
                 let sql = format!("SELECT {} FROM instances WHERE instance_id = $1{}", $crate::store::INSTANCE_COLUMNS, $lock);
-                let row: Option<$crate::store::InstanceRow> = sqlx::query_as(&sql).bind(instance_id).fetch_optional(&mut *self.tx).await?;
-                row.map(TryInto::try_into).transpose()
+                let row: Option<$crate::domain::Instance> = sqlx::query_as(&sql).bind(instance_id).fetch_optional(&mut *self.tx).await?;
+                Ok(row)
             }
 
             async fn claim_applied_order(&mut self, order: &$crate::store::AppliedOrder) -> Result<bool, $crate::store::StoreError> {

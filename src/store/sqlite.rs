@@ -53,6 +53,7 @@ impl_sql_store!(
     store: SqliteStore,
     tx: SqliteTransaction,
     db: Sqlite,
+    row: sqlx::sqlite::SqliteRow,
     backend: "sqlite",
     begin: "BEGIN IMMEDIATE",
     lock: "",

@@ -67,13 +67,8 @@ mod tests {
 
     #[test]
     fn query_answers_list_only_present_app_info_members() {
-        let app_info = AppInfo {
-            front_end_url: "https://a".into(),
-            admin_url: None,
-            user_name: Some("u".into()),
-            password: Some("p".into()),
-            memo: None,
-        };
+        let (user_name, password) = (Some("u".to_owned()), Some("p".to_owned()));
+        let app_info = AppInfo { front_end_url: "https://a".into(), admin_url: None, user_name, password, memo: None };
         let outcome = Outcome::Instances(vec![
             ReadyInstance { instance_id: InstanceId::new("i-1"), app_info: Some(app_info) },
             ReadyInstance { instance_id: InstanceId::new("i-2"), app_info: None },

@@ -42,25 +42,25 @@ pub struct Target {
 
 #[async_trait]
 pub trait Suite: Send + Sync {
-    fn name(&self) -> &'static str;
     async fn run(&self, session: &mut Session);
 }
 
-/// Every suite, in the order `sim run` runs them.
-pub fn suites() -> Vec<Box<dyn Suite>> {
+/// Every suite with its name, in the order `sim run` runs them.
+pub fn suites() -> Vec<(&'static str, Box<dyn Suite>)> {
     suites::all()
 }
 
 /// Runs the suites whose name starts with `selector` (`v2` runs all V2 suites; `None` runs everything).
 pub async fn run(target: Target, selector: Option<&str>) -> anyhow::Result<Report> {
-    let chosen: Vec<Box<dyn Suite>> = suites().into_iter().filter(|s| selector.is_none_or(|name| s.name().starts_with(name))).collect();
+    let chosen: Vec<(&'static str, Box<dyn Suite>)> =
+        suites().into_iter().filter(|(name, _)| selector.is_none_or(|selected| name.starts_with(selected))).collect();
     if chosen.is_empty() {
-        let names: Vec<&str> = suites().iter().map(|s| s.name()).collect();
+        let names: Vec<&str> = suites().iter().map(|(name, _)| *name).collect();
         anyhow::bail!("no suite matches {:?}; suites: {}", selector.unwrap_or_default(), names.join(", "));
     }
     let mut session = Session::new(target)?;
-    for suite in &chosen {
-        session.scenario = suite.name();
+    for (name, suite) in &chosen {
+        session.scenario = name;
         suite.run(&mut session).await;
     }
     for (family, given) in [("kit", session.target.kit_key.is_some()), ("license", session.target.license_key.is_some())] {
@@ -70,7 +70,11 @@ pub async fn run(target: Target, selector: Option<&str>) -> anyhow::Result<Repor
             session.record(format!("{family} suites"), "run", "not available", Duration::ZERO, Outcome::Warn, Some(detail));
         }
     }
-    Ok(Report { target: session.target.url.clone(), suites: chosen.iter().map(|s| s.name().to_owned()).collect(), checks: session.checks })
+    Ok(Report {
+        target: session.target.url.clone(),
+        suites: chosen.iter().map(|(name, _)| (*name).to_owned()).collect(),
+        checks: session.checks,
+    })
 }
 
 /// One answer as received.

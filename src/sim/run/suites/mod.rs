@@ -11,8 +11,12 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Every suite, in the order `sim run` runs them.
-pub(super) fn all() -> Vec<Box<dyn Suite>> {
-    vec![Box::new(v2_lifecycle::V2Lifecycle), Box::new(v2_debug::V2Debug), Box::new(v2_negative::V2Negative)]
+pub(super) fn all() -> Vec<(&'static str, Box<dyn Suite>)> {
+    vec![
+        ("v2-lifecycle", Box::new(v2_lifecycle::V2Lifecycle)),
+        ("v2-debug", Box::new(v2_debug::V2Debug)),
+        ("v2-negative", Box::new(v2_negative::V2Negative)),
+    ]
 }
 
 /// An order ID in the marketplace's style, unique per run.

@@ -14,10 +14,6 @@ pub(super) struct V2Debug;
 
 #[async_trait]
 impl Suite for V2Debug {
-    fn name(&self) -> &'static str {
-        "v2-debug"
-    }
-
     async fn run(&self, session: &mut Session) {
         let order = new_order_id("DEBUG");
         let Some(created) = session.step("newInstance (debug)", new_instance(&order, true), Expect::Code("000000")).await else { return };

@@ -14,10 +14,6 @@ pub(super) struct V2Lifecycle;
 
 #[async_trait]
 impl Suite for V2Lifecycle {
-    fn name(&self) -> &'static str {
-        "v2-lifecycle"
-    }
-
     async fn run(&self, session: &mut Session) {
         let order = new_order_id("SIM");
         let orders = LifecycleOrders::new();

@@ -12,10 +12,6 @@ pub(super) struct V2Negative;
 
 #[async_trait]
 impl Suite for V2Negative {
-    fn name(&self) -> &'static str {
-        "v2-negative"
-    }
-
     async fn run(&self, session: &mut Session) {
         let probe = || json!({"activity": "queryInstance", "instanceId": format!("probe-{}", fresh_nonce()), "testFlag": "1"});
         let bytes = |body: &Value| canonical_c1(body.as_object().expect("object"));
