@@ -36,6 +36,7 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub admin: AdminSettings,
     pub v2: V2Settings,
+    pub v1: V1Settings,
     pub log: LogSettings,
 }
 
@@ -157,6 +158,7 @@ pub struct KeySettings {
     pub kit: KeyList,
     pub license: KeyList,
     pub general: KeyList,
+    pub v1: KeyList,
 }
 
 impl KeySettings {
@@ -166,6 +168,7 @@ impl KeySettings {
             KeyType::License => &self.license,
             KeyType::Kit => &self.kit,
             KeyType::General => &self.general,
+            KeyType::V1 => &self.v1,
         }
     }
 }
@@ -291,6 +294,18 @@ pub struct V2Settings {
     pub emit_body_sign: bool,
 }
 
+/// The `[v1]` settings: the GET wire format of older listings (saas-v1.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct V1Settings {
+    /// Key size (128 or 256) the marketplace encrypts `mobilePhone`/`email` with; the other size is
+    /// tried when a value does not decrypt.
+    pub request_encrypt_bits: u32,
+    /// Refuse calls whose `timeStamp` is further than this from the server clock, and refuse a replayed
+    /// `authToken` within it; 0 = off (the marketplace documents no freshness rule for V1).
+    pub max_age_secs: u64,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
@@ -361,7 +376,13 @@ impl Settings {
         if self.marketplace.max_attempts == 0 {
             bail!("marketplace.max_attempts must be at least 1");
         }
-        for key_type in KeyType::V2_ORDER {
+        if crate::protocol::v1::KeySize::from_bits(self.v1.request_encrypt_bits).is_none() {
+            bail!("v1.request_encrypt_bits must be 128 or 256");
+        }
+        if !self.keys.v1.is_empty() {
+            self.provisioning.check_v1_credentials()?;
+        }
+        for key_type in KeyType::V2_ORDER.into_iter().chain([KeyType::V1]) {
             for key in &self.keys.of(key_type).0 {
                 let length = key.expose_secret().chars().count();
                 if !(MIN_KEY_CHARS..=1024).contains(&length) {

@@ -97,6 +97,9 @@ pub fn instance_data(instance: &Instance) -> Map<String, Value> {
     data.insert("trial".into(), json!(instance.trial));
     data.insert("lastOrderId".into(), json!(instance.last_order_id));
     data.insert("plan".into(), instance.plan.as_deref().and_then(|plan| serde_json::from_str(plan).ok()).unwrap_or(Value::Null));
+    if let Some(buyer) = &instance.buyer {
+        data.insert("buyer".into(), buyer.summary());
+    }
     data.insert("testFlag".into(), json!(false));
     data
 }

@@ -7,6 +7,7 @@
 
 use crate::crypto::Sealer;
 use crate::domain::{AppInfo, StoredAppInfo};
+use crate::protocol::v1::{CREDENTIAL_FIELD_MAX_LEN, encrypted_len};
 use anyhow::bail;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -45,6 +46,23 @@ impl ProvisioningSettings {
         let is_http_url = url::Url::parse(&self.endpoint).is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
         if self.mode == ProvisioningMode::Webhook && !is_http_url {
             bail!("provisioning.endpoint must be an http(s) URL when provisioning.mode = \"webhook\"");
+        }
+        Ok(())
+    }
+
+    /// With V1 enabled, the credentials are sent AES-encrypted, and each encrypted field (a 16-character
+    /// IV, then Base64) must fit the marketplace's 128 characters: checked for the longest password and
+    /// the user name rendered with 64-character IDs.
+    pub fn check_v1_credentials(&self) -> anyhow::Result<()> {
+        let longest = "x".repeat(64);
+        let worst = ProvisionRequest { instance_id: &longest, order_id: &longest, order_line_id: &longest };
+        if encrypted_len(self.password_length) > CREDENTIAL_FIELD_MAX_LEN {
+            bail!(
+                "provisioning.password_length is too long for V1: encrypted, a password of at most 79 characters fits the marketplace's 128"
+            );
+        }
+        if encrypted_len(render(&self.user_name, &worst).len()) > CREDENTIAL_FIELD_MAX_LEN {
+            bail!("provisioning.user_name can be too long for V1: encrypted, at most 79 bytes fit the marketplace's 128 characters");
         }
         Ok(())
     }
@@ -286,6 +304,21 @@ mod tests {
             assert!(password.bytes().any(|b| b.is_ascii_digit()));
             assert!(password.bytes().any(|b| !b.is_ascii_alphanumeric()));
         }
+    }
+
+    #[test]
+    fn v1_credentials_must_fit_128_characters_encrypted() {
+        let mut s = settings();
+        assert!(s.check_v1_credentials().is_ok());
+        s.password_length = 79;
+        assert!(s.check_v1_credentials().is_ok());
+        s.password_length = 80;
+        assert!(s.check_v1_credentials().unwrap_err().to_string().contains("password_length"));
+        let mut s = settings();
+        s.user_name = "{instanceId}-admin".into();
+        assert!(s.check_v1_credentials().is_ok());
+        s.user_name = "{instanceId}{orderId}".into();
+        assert!(s.check_v1_credentials().unwrap_err().to_string().contains("user_name"));
     }
 
     #[test]

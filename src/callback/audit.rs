@@ -17,8 +17,8 @@ use tokio::sync::mpsc;
 const QUEUE_CAPACITY: usize = 4096;
 /// Rows written in one transaction at most.
 const BATCH: usize = 256;
-/// Longest request body kept for a call whose signature was not verified.
-const UNVERIFIED_BODY_MAX_CHARS: usize = 2048;
+/// Longest request body (or query) kept for a call whose signature was not verified.
+pub const UNVERIFIED_TEXT_MAX_CHARS: usize = 2048;
 
 #[derive(Clone)]
 pub struct AuditSink {
@@ -96,9 +96,9 @@ pub fn request_body(body: &[u8], object: Option<&Map<String, Value>>) -> String 
     String::from_utf8_lossy(body).into_owned()
 }
 
-/// As [`request_body`], cut to [`UNVERIFIED_BODY_MAX_CHARS`]: anyone can send unverified calls.
+/// As [`request_body`], cut to [`UNVERIFIED_TEXT_MAX_CHARS`]: anyone can send unverified calls.
 pub fn unverified_request_body(body: &[u8], object: Option<&Map<String, Value>>) -> String {
-    request_body(body, object).chars().take(UNVERIFIED_BODY_MAX_CHARS).collect()
+    request_body(body, object).chars().take(UNVERIFIED_TEXT_MAX_CHARS).collect()
 }
 
 /// A response body with every secret member replaced.

@@ -5,7 +5,7 @@
 //! own bytes (V2: plain JSON; V1: encrypted credentials and `Body-Sign`). Nothing here knows JSON
 //! member names or query parameters.
 
-use crate::domain::{AppInfo, InstanceId, OrderId, RefreshScene, StatusChange};
+use crate::domain::{AppInfo, Buyer, InstanceId, OrderId, RefreshScene, StatusChange};
 use crate::protocol::result::ResultCode;
 
 /// One marketplace operation with its typed, validated arguments.
@@ -25,14 +25,56 @@ pub enum Command {
 pub struct NewInstance {
     pub order_id: OrderId,
     pub order_line_id: String,
-    /// The instance ID the marketplace proposes (V2 `businessId`); the first delivery's wins.
+    /// The instance ID the marketplace proposes (`businessId`); the first delivery's wins.
     pub proposed_instance_id: InstanceId,
+    /// What the call itself says about the order (V1); `None` when the order query tells it (V2).
+    pub order: Option<OrderFacts>,
+    /// Who bought it, when the call says so (V1), contacts already sealed for `proposed_instance_id`.
+    pub buyer: Option<Box<Buyer>>,
+}
+
+/// An order's facts as a call states them: V1 calls carry them, V2 leaves them to the order query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderFacts {
+    pub product_id: Option<String>,
+    /// The plan the instance keeps (JSON: productId, skuCode, chargingMode, periodType, …).
+    pub plan: serde_json::Value,
+    /// The expiry the call estimates (periodic products); later renewal and expiry calls are authoritative.
+    pub expire_time_ms: Option<i64>,
+    /// `Some(true)` for a trial instance.
+    pub trial: Option<bool>,
 }
 
 /// Report ready instances (at most 100, in the order asked, without duplicates).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryInstance {
     pub instance_ids: Vec<InstanceId>,
+}
+
+/// Most instance IDs one `queryInstance` may ask for.
+pub const QUERY_BATCH_MAX: usize = 100;
+
+impl QueryInstance {
+    /// From `instanceId` as every wire format sends it: one ID or up to 100 comma-separated, each at most
+    /// 64 characters; blanks and repeats are dropped. Errors name the member.
+    pub fn from_list(list: &str) -> Result<QueryInstance, Refusal> {
+        let mut instance_ids: Vec<InstanceId> = Vec::new();
+        for id in list.split(',').map(str::trim).filter(|id| !id.is_empty()) {
+            if id.chars().count() > 64 {
+                return Err(Refusal::invalid("instanceId: each ID must be at most 64 characters"));
+            }
+            if !instance_ids.iter().any(|seen| seen.as_str() == id) {
+                instance_ids.push(InstanceId::new(id));
+            }
+        }
+        if instance_ids.is_empty() {
+            return Err(Refusal::invalid("instanceId is required"));
+        }
+        if instance_ids.len() > QUERY_BATCH_MAX {
+            return Err(Refusal::invalid(format!("instanceId lists more than {QUERY_BATCH_MAX} IDs")));
+        }
+        Ok(QueryInstance { instance_ids })
+    }
 }
 
 /// A new expiry from a trial conversion, renewal, renewal change or unsubscribed renewal period.
@@ -43,7 +85,8 @@ pub struct RefreshInstance {
     /// The scene as the wire named it (trimmed): part of the idempotency key and of the event.
     pub scene_label: String,
     pub order_id: OrderId,
-    pub order_line_id: String,
+    /// V2 names the order line (and the order query can fetch it); V1 orders have none.
+    pub order_line_id: Option<String>,
     /// The new product, when the period type changed.
     pub product_id: Option<String>,
     pub expire_time_ms: i64,
@@ -71,7 +114,10 @@ pub struct ReleaseInstance {
 pub struct UpgradeInstance {
     pub instance_id: InstanceId,
     pub order_id: OrderId,
-    pub order_line_id: String,
+    /// V2 names the order line (and the order query can fetch it); V1 orders have none.
+    pub order_line_id: Option<String>,
+    /// The new spec as the call states it (V1); `None` when the order query tells it (V2).
+    pub order: Option<OrderFacts>,
 }
 
 /// May the instance take this spec at renewal?

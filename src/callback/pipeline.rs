@@ -51,10 +51,12 @@ pub struct Call {
     pub now_ms: i64,
 }
 
-/// A nonce, unique per key type for as long as a replay could still verify.
+/// A value unique to one call (a V2 nonce, a V1 authToken), kept for as long as a replay could still verify.
 pub struct ReplayKey {
-    /// The key type that verified the call: nonces of different keys never collide.
+    /// The key type that verified the call: values of different keys never collide.
     pub namespace: &'static str,
+    /// What the value is called on the wire (`nonce`, `authToken`), for the refusal and the audit log.
+    pub label: &'static str,
     pub nonce: String,
     /// The call's own timestamp (Unix ms): the key is kept until the window around it has passed.
     pub timestamp_ms: i64,
@@ -104,8 +106,8 @@ impl Pipeline {
     pub async fn run(&self, call: Call, render: impl Fn(&Outcome) -> Answer + Sync, mut record: Record) -> Answer {
         let answer = match tokio::time::timeout(CALLBACK_BUDGET, self.in_transaction(call, &render, &mut record)).await {
             Ok(Ok(Committed::Answered(answer))) => answer,
-            Ok(Ok(Committed::Replay(answer))) => {
-                record.audit.verification = format!("{}; nonce_replayed", record.audit.verification);
+            Ok(Ok(Committed::Replay(label, answer))) => {
+                record.audit.verification = format!("{}; {label}_replayed", record.audit.verification);
                 return self.refuse(record, answer);
             }
             Ok(Err(error)) => return self.failed(record, &render, &error.to_string()),
@@ -132,9 +134,9 @@ impl Pipeline {
         if let Some(key) = &call.replay_key {
             let expires_at_ms = call.now_ms.max(key.timestamp_ms) + self.replay_retention_ms;
             if !tx.claim_nonce(key.namespace, &key.nonce, call.now_ms, expires_at_ms).await? {
-                tracing::warn!(nonce_key_type = key.namespace, "replayed nonce refused");
-                let outcome = Outcome::refused(ResultCode::AuthFailed, "nonce has already been used (replayed request)");
-                return Ok(Committed::Replay(render(&outcome)));
+                tracing::warn!(key_type = key.namespace, replayed = key.label, "replayed call refused");
+                let outcome = Outcome::refused(ResultCode::AuthFailed, format!("{} has already been used (replayed request)", key.label));
+                return Ok(Committed::Replay(key.label, render(&outcome)));
             }
         }
         let outcome = match call.command {
@@ -174,8 +176,8 @@ impl Pipeline {
 /// How a transaction ended without an error.
 enum Committed {
     Answered(Answer),
-    /// Rolled back: the replay key was already claimed.
-    Replay(Answer),
+    /// Rolled back: the replay key (named by its label) was already claimed.
+    Replay(&'static str, Answer),
 }
 
 fn finish_audit(record: &mut Record, answer: &Answer) {

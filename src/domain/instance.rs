@@ -23,6 +23,8 @@ pub struct Instance {
     /// The plan (JSON) from the marketplace's order query, when the open APIs are configured.
     pub plan: Option<String>,
     pub app_info: Option<StoredAppInfo>,
+    /// Who bought it, when the marketplace's call said so (V1); `None` for V2 (the order query knows).
+    pub buyer: Option<Buyer>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
@@ -40,6 +42,52 @@ pub struct StoredAppInfo {
     pub password_sealed: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memo: Option<String>,
+}
+
+/// The buyer of an instance as the marketplace described them (V1 `newInstance`), as stored: the mobile
+/// number and e-mail (sent encrypted, for creating the buyer's account) only ever sealed, bound to the
+/// instance ID.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Buyer {
+    pub customer_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_name: Option<String>,
+    /// The IAM sub-user, when the product creates the admin account from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mobile_phone_sealed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_sealed: Option<String>,
+    /// `saasExtendParams` decoded, name → value (first wins), e.g. `identificationCode`.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extend_params: serde_json::Map<String, serde_json::Value>,
+    /// `saasExtendParams` as received (Base64), kept for what the map cannot show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extend_params_raw: Option<String>,
+}
+
+impl Buyer {
+    /// What the merchant's application may see of the buyer: everything but the sealed contacts.
+    pub fn summary(&self) -> serde_json::Value {
+        let mut summary = serde_json::to_value(self).expect("a buyer serialises");
+        if let Some(members) = summary.as_object_mut() {
+            members.remove("mobilePhoneSealed");
+            members.remove("emailSealed");
+        }
+        summary
+    }
+
+    /// The sealed contacts opened: (`mobilePhone`, `email`).
+    pub fn contacts(&self, sealer: &Sealer, instance_id: &str) -> Result<(Option<String>, Option<String>), OpenError> {
+        let open = |sealed: &Option<String>| -> Result<Option<String>, OpenError> {
+            sealed.as_deref().map(|sealed| sealer.open(sealed, instance_id).map(|clear| clear.expose_secret().to_owned())).transpose()
+        };
+        Ok((open(&self.mobile_phone_sealed)?, open(&self.email_sealed)?))
+    }
 }
 
 /// The addresses and credentials a buyer receives, opened for answering the marketplace: the password
@@ -105,6 +153,7 @@ impl Instance {
             last_order_id: None,
             plan: None,
             app_info,
+            buyer: None,
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
         }

@@ -82,6 +82,17 @@ impl RefreshScene {
         }
     }
 
+    /// The scene's wire name (`UNKNOWN` for a scene koogate does not know).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefreshScene::TrialToFormal => "TRIAL_TO_FORMAL",
+            RefreshScene::Renewal => "RENEWAL",
+            RefreshScene::UnsubscribeRenewalPeriod => "UNSUBSCRIBE_RENEWAL_PERIOD",
+            RefreshScene::RenewalChange => "RENEWAL_CHANGE",
+            RefreshScene::Unknown => "UNKNOWN",
+        }
+    }
+
     /// A trial conversion makes the instance a paid one.
     pub fn ends_trial(self) -> bool {
         self == RefreshScene::TrialToFormal

@@ -8,6 +8,8 @@ use serde_json::{Map, Value};
 
 /// Query parameters that are credentials (V2 `signature`, V1 `authToken`): never kept.
 const CREDENTIAL_PARAMETERS: [&str; 2] = ["signature", "authToken"];
+/// Query parameters that are personal data, even encrypted (V1 `mobilePhone`, `email`): kept as `***`.
+const PERSONAL_PARAMETERS: [&str; 2] = ["mobilePhone", "email"];
 
 pub fn new_audit_entry(method: &str, uri: &Uri, headers: &HeaderMap, now_ms: i64) -> AuditEntry {
     AuditEntry {
@@ -31,17 +33,19 @@ fn audit_headers(headers: &HeaderMap) -> String {
     Value::Object(kept).to_string()
 }
 
-/// The query string for the audit log: every parameter but the credentials, however they were encoded.
+/// The query string for the audit log: every parameter but the credentials, personal data masked,
+/// however the names were encoded.
 fn query_for_audit(query: Option<&str>) -> String {
-    query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|pair| {
-            let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
-            !pair.is_empty() && !CREDENTIAL_PARAMETERS.contains(&percent_decode_str(name).decode_utf8_lossy().as_ref())
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+    let mut kept = Vec::new();
+    for pair in query.unwrap_or_default().split('&').filter(|pair| !pair.is_empty()) {
+        let raw_name = pair.split_once('=').map_or(pair, |(name, _)| name);
+        let name = percent_decode_str(raw_name).decode_utf8_lossy();
+        if CREDENTIAL_PARAMETERS.contains(&name.as_ref()) {
+            continue;
+        }
+        kept.push(if PERSONAL_PARAMETERS.contains(&name.as_ref()) { format!("{raw_name}=***") } else { pair.to_owned() });
+    }
+    kept.join("&")
 }
 
 #[cfg(test)]
@@ -53,6 +57,7 @@ mod tests {
         assert_eq!(query_for_audit(Some("signature=ABC&timestamp=1&nonce=n")), "timestamp=1&nonce=n");
         assert_eq!(query_for_audit(Some("%73ignature=ABC&timestamp=1&signature")), "timestamp=1");
         assert_eq!(query_for_audit(Some("activity=a&authToken=x%2By")), "activity=a");
+        assert_eq!(query_for_audit(Some("mobilePhone=IV123%2Bcipher&a=1&email=x")), "mobilePhone=***&a=1&email=***");
         assert_eq!(query_for_audit(None), "");
     }
 }

@@ -1,12 +1,14 @@
-//! The HTTP surface: the production address with one adapter per wire format (`v2/` today), health
+//! The HTTP surface: the production address with one adapter per wire format (`v2/` POST, `v1/` GET), health
 //! probes, and JSON answers for everything else. Every adapter hands its calls to the shared callback
 //! pipeline (`crate::callback::pipeline`); `response.rs` writes the exact answer format and `audit.rs`
 //! the HTTP part of each call's audit row.
 
 mod audit;
 mod response;
+mod v1;
 mod v2;
 
+use crate::callback::audit::UNVERIFIED_TEXT_MAX_CHARS;
 use crate::callback::{Pipeline, Record, Refusal};
 use crate::config::Settings;
 use crate::protocol::keys::KeyType;
@@ -65,19 +67,25 @@ async fn production_address(state: State<AppState>, request: Request) -> Respons
     if parts.method == Method::POST {
         return v2::callback(state, parts.uri, parts.headers, body).await;
     }
-    // Not a V2 call, but a call to the production address all the same: answered and audited.
-    let mut record = Record {
-        wire: "none",
-        audit: audit::new_audit_entry(parts.method.as_str(), &parts.uri, &parts.headers, crate::now_ms()),
-        started: std::time::Instant::now(),
-    };
-    record.audit.verification = "not_v2".into();
-    let (status, message) = if parts.method == Method::GET {
-        (StatusCode::OK, "V1 (GET) interfaces are not enabled on this production address; V2 calls are POSTed")
+    if parts.method == Method::GET && v1::enabled(&state) {
+        return v1::callback(&state, parts.uri, parts.headers).await;
+    }
+    // Not a call this address serves, but a call to the production address all the same: answered and
+    // audited.
+    let audit = audit::new_audit_entry(parts.method.as_str(), &parts.uri, &parts.headers, crate::now_ms());
+    let mut record = Record { wire: "none", audit, started: std::time::Instant::now() };
+    record.audit.query = record.audit.query.chars().take(UNVERIFIED_TEXT_MAX_CHARS).collect();
+    let (status, answer) = if parts.method == Method::GET {
+        record.audit.verification = "v1_not_enabled".into();
+        (StatusCode::OK, v1::not_enabled())
     } else {
-        (StatusCode::METHOD_NOT_ALLOWED, "method not allowed: the marketplace POSTs to this address")
+        record.audit.verification = "method_not_allowed".into();
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            v2::refusal(Refusal::invalid("method not allowed: the marketplace POSTs (V2) or GETs (V1) this address")),
+        )
     };
-    let answer = state.pipeline.refuse(record, v2::refusal(Refusal::invalid(message)));
+    let answer = state.pipeline.refuse(record, answer);
     v2::respond(&state, status, answer, (KeyType::Basic, 0))
 }
 

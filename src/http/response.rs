@@ -2,12 +2,19 @@
 //! `Content-Type: application/json` (nothing appended), ASCII-only JSON, and a `Body-Sign` header over
 //! the very bytes sent.
 
+use crate::callback::Answer;
 use crate::protocol::body_sign::body_sign_header;
 use crate::protocol::result::{Envelope, ResultCode};
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use secrecy::{ExposeSecret, SecretString};
+
+/// The exact bytes of an envelope, with what the audit log records of them.
+pub fn answer(envelope: Envelope) -> Answer {
+    let bytes = envelope.to_bytes();
+    Answer { code: envelope.code, message: envelope.message, bytes }
+}
 
 /// HTTP `status` with the JSON body; signed with `body_sign_key` when given.
 pub fn json_response(status: StatusCode, bytes: Vec<u8>, body_sign_key: Option<&SecretString>) -> Response {

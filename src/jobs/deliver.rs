@@ -18,9 +18,8 @@ impl Worker {
         let event_id = payload_text(&payload(job)?, "eventId")?;
         let event = self.store.event(&event_id).await?.ok_or_else(|| format!("event {event_id} does not exist"))?;
         let mut data = event.data;
-        // Template mode: koogate generated the credentials. (In webhook mode the application chose them.)
-        if event.event_type == EventType::Created && !event.test_flag && self.settings.provisioning.mode == ProvisioningMode::Template {
-            self.add_initial_credentials(&event.instance_id, &mut data).await?;
+        if event.event_type == EventType::Created && !event.test_flag {
+            self.add_account_details(&event.instance_id, &mut data).await?;
         }
         let occurred_at = chrono::DateTime::from_timestamp_millis(event.occurred_at_ms)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
@@ -40,11 +39,17 @@ impl Worker {
         if response.status().is_success() { Ok(()) } else { Err(format!("receiver answered HTTP {}", response.status().as_u16()).into()) }
     }
 
-    /// The application creates the buyer's account from `instance.created`; in template mode koogate
-    /// generated the initial password, which is stored only sealed, never in the event itself.
-    async fn add_initial_credentials(&self, instance_id: &str, data: &mut Value) -> Result<(), JobError> {
+    /// The application creates the buyer's account from `instance.created`: it gets the buyer's contacts
+    /// (V1 listings that create accounts from a mobile number or e-mail) and, in template mode, the
+    /// initial password koogate generated. Both are stored only sealed, never in the event itself.
+    async fn add_account_details(&self, instance_id: &str, data: &mut Value) -> Result<(), JobError> {
         let Some(instance) = self.store.instance(instance_id).await? else { return Ok(()) };
-        let Some(app_info) = &instance.app_info else { return Ok(()) };
+        if let Some(buyer) = self.buyer_with_contacts(&instance)? {
+            data["buyer"] = buyer;
+        }
+        let Some(app_info) = instance.app_info.as_ref().filter(|_| self.settings.provisioning.mode == ProvisioningMode::Template) else {
+            return Ok(());
+        };
         let app_info = app_info.open(&self.sealer, instance_id).map_err(|e| e.to_string())?;
         data["appInfo"] = json!({
             "frontEndUrl": app_info.front_end_url,

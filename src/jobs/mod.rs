@@ -235,6 +235,18 @@ impl Worker {
     }
 }
 
+impl Worker {
+    /// The buyer as the application sees it, with the sealed contacts opened (`None` for V2 instances).
+    fn buyer_with_contacts(&self, instance: &crate::domain::Instance) -> Result<Option<serde_json::Value>, JobError> {
+        let Some(buyer) = &instance.buyer else { return Ok(None) };
+        let (mobile_phone, email) = buyer.contacts(&self.sealer, &instance.instance_id).map_err(|e| e.to_string())?;
+        let mut summary = buyer.summary();
+        summary["mobilePhone"] = serde_json::json!(mobile_phone);
+        summary["email"] = serde_json::json!(email);
+        Ok(Some(summary))
+    }
+}
+
 /// Starts the worker in the background; stop it by sending `true`.
 pub fn spawn(worker: Worker) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (stop, stopped) = watch::channel(false);

@@ -30,7 +30,9 @@ impl Worker {
         if instance.status == InstanceStatus::Released {
             return Ok(()); // released before the application was asked: nothing to create
         }
-        let (order, line) = match &self.marketplace {
+        // A V1 instance (its call named the buyer) stated its order: its plan is set from the call, and V1
+        // orders have no lines to query.
+        let (order, line) = match self.marketplace.as_ref().filter(|_| instance.buyer.is_none()) {
             Some(client) => {
                 let order =
                     client.query_order(&instance.order_id, Some(&instance.order_line_id)).await.map_err(|e| format!("order query: {e}"))?;
@@ -41,6 +43,9 @@ impl Worker {
         };
         let mut data = instance_data(&instance);
         data.insert("order".into(), order);
+        if let Some(buyer) = self.buyer_with_contacts(&instance)? {
+            data.insert("buyer".into(), buyer);
+        }
         // The same on every attempt of this job (Standard Webhooks): the application deduplicates by it,
         // or by instanceId.
         let message_id = format!("provision-{}", job.id);

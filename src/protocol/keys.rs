@@ -1,7 +1,7 @@
 //! The key types a production address binds keys to (spec README §3), and one configured key by reference.
 //!
 //! Each wire adapter decides which type verifies a call from what the call is; `security.key_fallback`
-//! then lets the other V2 types be tried as well.
+//! then lets the other V2 types be tried as well (never the V1 Key, which signs another scheme).
 
 use secrecy::SecretString;
 
@@ -12,6 +12,8 @@ pub enum KeyType {
     License,
     Kit,
     General,
+    /// The V1 Key (服务商信息 > Key值): V1 `authToken`, `Body-Sign`, AES of V1 fields, Kit V1, License 1.0.
+    V1,
 }
 
 impl KeyType {
@@ -21,6 +23,7 @@ impl KeyType {
             KeyType::License => "license",
             KeyType::Kit => "kit",
             KeyType::General => "general",
+            KeyType::V1 => "v1",
         }
     }
 

@@ -209,13 +209,17 @@ pub async fn connect(url: &str, max_connections: u32, acquire_timeout: std::time
 }
 
 /// Columns of `instances` (read by the `FromRow` of [`Instance`] in `sql.rs`).
-const INSTANCE_COLUMNS: &str = "instance_id, order_id, order_line_id, status, product_id, expire_time_ms, trial, last_order_id, plan, app_info, created_at_ms, updated_at_ms";
+const INSTANCE_COLUMNS: &str = "instance_id, order_id, order_line_id, status, product_id, expire_time_ms, trial, last_order_id, plan, app_info, created_at_ms, updated_at_ms, buyer";
 
 /// Columns of `audit_log`, as [`AuditEntry`] reads them.
 const AUDIT_COLUMNS: &str = "received_at_ms, method, path, query, activity, instance_id, order_id, order_line_id, test_flag, verification, result_code, result_msg, duration_ms, request_body, response_body, request_headers";
 
 fn app_info_json(instance: &Instance) -> Option<String> {
     instance.app_info.as_ref().map(|info| serde_json::to_string(info).expect("app info serialises"))
+}
+
+fn buyer_json(instance: &Instance) -> Option<String> {
+    instance.buyer.as_ref().map(|buyer| serde_json::to_string(buyer).expect("a buyer serialises"))
 }
 
 /// Columns of `events` (read by the `FromRow` of [`Event`] in `sql.rs`).

@@ -1,4 +1,4 @@
-//! Black-box HTTP tests of the V2 production address, each run against SQLite and Postgres.
+//! Black-box HTTP tests of the production address (V2 and V1), each run against SQLite and Postgres.
 
 mod helpers;
 
@@ -12,4 +12,5 @@ mod query_instance;
 mod security;
 mod sim;
 mod store_contract;
+mod v1;
 mod webhooks;

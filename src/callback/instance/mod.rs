@@ -82,7 +82,7 @@ async fn claim_order(
     instance_id: &InstanceId,
     operation: String,
     order_id: &OrderId,
-    order_line_id: &str,
+    order_line_id: Option<&str>,
 ) -> Result<OrderClaim, Error> {
     let Some(instance) = tx.lock_instance(instance_id.as_str()).await? else {
         return Ok(OrderClaim::Refused(not_found(instance_id)));
@@ -94,26 +94,48 @@ async fn claim_order(
         instance_id: instance.instance_id.clone(),
         operation,
         order_id: order_id.to_string(),
-        order_line_id: Some(order_line_id.to_owned()),
+        order_line_id: order_line_id.map(str::to_owned),
         applied_at_ms: context.now_ms,
     };
     Ok(if tx.claim_applied_order(&order).await? { OrderClaim::FirstTime(Box::new(instance)) } else { OrderClaim::AlreadyApplied })
 }
 
 /// Saves an instance an order was just applied to, records the event, and (with the open APIs
-/// configured) queues fetching the order's plan.
+/// configured and an order line to ask for) queues fetching the order's plan.
 async fn record_applied_order(
     context: &Context<'_>,
     tx: &mut dyn Transaction,
     instance: &Instance,
     event_type: EventType,
     extra: serde_json::Value,
-    (order_id, order_line_id): (&OrderId, &str),
+    (order_id, order_line_id): (&OrderId, Option<&str>),
 ) -> Result<(), Error> {
     tx.update_instance(instance).await?;
     context.outbox.instance_event(tx, event_type, instance, extra, context.now_ms).await?;
-    if let Some(horizon_ms) = context.sync_orders_for_ms {
+    if let (Some(horizon_ms), Some(order_line_id)) = (context.sync_orders_for_ms, order_line_id) {
         queue_order_sync(tx, horizon_ms, &instance.instance_id, order_id.as_str(), order_line_id, context.now_ms).await?;
     }
     Ok(())
+}
+
+/// Takes what a call states about its order onto the instance: the plan's stated members replace the
+/// kept ones (an upgrade states the new spec, not the charging mode).
+fn apply_order_facts(instance: &mut Instance, facts: crate::callback::command::OrderFacts) {
+    if facts.product_id.is_some() {
+        instance.product_id = facts.product_id;
+    }
+    let mut plan = match instance.plan.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+        Some(Ok(serde_json::Value::Object(kept))) => kept,
+        _ => serde_json::Map::new(),
+    };
+    if let serde_json::Value::Object(stated) = facts.plan {
+        plan.extend(stated);
+    }
+    instance.plan = Some(serde_json::Value::Object(plan).to_string());
+    if facts.expire_time_ms.is_some() {
+        instance.expire_time_ms = facts.expire_time_ms;
+    }
+    if facts.trial.is_some() {
+        instance.trial = facts.trial;
+    }
 }

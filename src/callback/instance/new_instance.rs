@@ -1,6 +1,6 @@
 //! `newInstance` (saas-v2.md §3): claim the order line and provision once, however often it is delivered.
 
-use super::{Context, Error};
+use super::{Context, Error, apply_order_facts};
 use crate::callback::command::{InstanceState, NewInstance, Outcome};
 use crate::domain::{EventType, Instance, InstanceId, InstanceStatus};
 use crate::outbox::queue_order_sync;
@@ -27,7 +27,7 @@ pub async fn run(context: &Context<'_>, tx: &mut dyn Transaction, command: NewIn
         Provisioned::Ready(app_info) => (InstanceStatus::Active, app_info),
         Provisioned::Pending => (InstanceStatus::Provisioning, None),
     };
-    let instance = Instance::claimed(
+    let mut instance = Instance::claimed(
         command.proposed_instance_id.into_string(),
         command.order_id.into_string(),
         command.order_line_id,
@@ -35,10 +35,16 @@ pub async fn run(context: &Context<'_>, tx: &mut dyn Transaction, command: NewIn
         app_info,
         context.now_ms,
     );
+    // A call that states its order (V1) needs no order query.
+    let order_query = command.order.is_none();
+    if let Some(facts) = command.order {
+        apply_order_facts(&mut instance, facts);
+    }
+    instance.buyer = command.buyer.map(|buyer| *buyer);
     match tx.claim_order_line(&instance).await? {
         OrderLineClaim::Created => {
             context.outbox.instance_event(tx, EventType::Created, &instance, json!({}), context.now_ms).await?;
-            if let (InstanceStatus::Active, Some(horizon_ms)) = (instance.status, context.sync_orders_for_ms) {
+            if let (InstanceStatus::Active, Some(horizon_ms), true) = (instance.status, context.sync_orders_for_ms, order_query) {
                 // Template mode answers at once; the purchase order's plan and expiry follow from the
                 // order query in the background.
                 queue_order_sync(tx, horizon_ms, &instance.instance_id, &instance.order_id, &instance.order_line_id, context.now_ms)

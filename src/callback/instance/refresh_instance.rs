@@ -17,17 +17,18 @@ pub async fn run(context: &Context<'_>, tx: &mut dyn Transaction, command: Refre
         return Ok(Outcome::Success);
     }
     let operation = format!("refresh:{}", command.scene_label);
-    let mut instance = match claim_order(context, tx, &command.instance_id, operation, &command.order_id, &command.order_line_id).await? {
-        OrderClaim::FirstTime(instance) => instance,
-        OrderClaim::AlreadyApplied => return Ok(Outcome::Success),
-        OrderClaim::Refused(outcome) => return Ok(outcome),
-    };
+    let mut instance =
+        match claim_order(context, tx, &command.instance_id, operation, &command.order_id, command.order_line_id.as_deref()).await? {
+            OrderClaim::FirstTime(instance) => instance,
+            OrderClaim::AlreadyApplied => return Ok(Outcome::Success),
+            OrderClaim::Refused(outcome) => return Ok(outcome),
+        };
     instance.apply_refresh(command.scene, command.expire_time_ms, command.product_id, command.order_id.as_str(), context.now_ms);
     let extra = json!({
         "scene": command.scene_label,
         "renewalOrderId": command.order_id.as_str(),
         "renewalOrderLineId": command.order_line_id,
     });
-    record_applied_order(context, tx, &instance, EventType::Renewed, extra, (&command.order_id, &command.order_line_id)).await?;
+    record_applied_order(context, tx, &instance, EventType::Renewed, extra, (&command.order_id, command.order_line_id.as_deref())).await?;
     Ok(Outcome::Success)
 }

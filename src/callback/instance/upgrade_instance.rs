@@ -4,7 +4,7 @@
 //! (product, SKU, quantity) arrives from the order query in a background job when the open APIs are
 //! configured (`crate::jobs`).
 
-use super::{Context, Error, OrderClaim, claim_order, record_applied_order};
+use super::{Context, Error, OrderClaim, apply_order_facts, claim_order, record_applied_order};
 use crate::callback::command::{Outcome, UpgradeInstance};
 use crate::domain::EventType;
 use crate::store::Transaction;
@@ -16,14 +16,31 @@ pub async fn run(context: &Context<'_>, tx: &mut dyn Transaction, command: Upgra
         context.outbox.debug_event(tx, EventType::Upgraded, command.instance_id.as_str(), data, context.now_ms).await?;
         return Ok(Outcome::Success);
     }
-    let mut instance =
-        match claim_order(context, tx, &command.instance_id, "upgrade".into(), &command.order_id, &command.order_line_id).await? {
-            OrderClaim::FirstTime(instance) => instance,
-            OrderClaim::AlreadyApplied => return Ok(Outcome::Success),
-            OrderClaim::Refused(outcome) => return Ok(outcome),
-        };
+    let mut instance = match claim_order(
+        context,
+        tx,
+        &command.instance_id,
+        "upgrade".into(),
+        &command.order_id,
+        command.order_line_id.as_deref(),
+    )
+    .await?
+    {
+        OrderClaim::FirstTime(instance) => instance,
+        OrderClaim::AlreadyApplied => return Ok(Outcome::Success),
+        OrderClaim::Refused(outcome) => return Ok(outcome),
+    };
     instance.apply_upgrade(command.order_id.as_str(), context.now_ms);
-    let extra = json!({"upgradeOrderId": command.order_id.as_str(), "upgradeOrderLineId": command.order_line_id});
-    record_applied_order(context, tx, &instance, EventType::Upgraded, extra, (&command.order_id, &command.order_line_id)).await?;
+    let line = command.order_line_id.as_deref();
+    // A stated spec (V1) is applied now; otherwise the order query brings it (when configured).
+    let line_to_sync = match command.order {
+        Some(facts) => {
+            apply_order_facts(&mut instance, facts);
+            None
+        }
+        None => line,
+    };
+    let extra = json!({"upgradeOrderId": command.order_id.as_str(), "upgradeOrderLineId": line});
+    record_applied_order(context, tx, &instance, EventType::Upgraded, extra, (&command.order_id, line_to_sync)).await?;
     Ok(Outcome::Success)
 }

@@ -6,7 +6,7 @@ use crate::callback::command::{
     UpgradeInstance,
 };
 use crate::domain::{InstanceId, OrderId, RefreshScene, StatusChange, parse_expire_time};
-use crate::protocol::v2::request::{Activity, Fields, ParamError, QUERY_BATCH_MAX};
+use crate::protocol::v2::request::{Activity, Fields, ParamError};
 
 /// The command an activity's body carries.
 pub fn command(activity: Activity, fields: &Fields) -> Result<Command, ParamError> {
@@ -15,13 +15,19 @@ pub fn command(activity: Activity, fields: &Fields) -> Result<Command, ParamErro
             order_id: OrderId::new(fields.required("orderId", 64)?),
             order_line_id: fields.required("orderLineId", 64)?,
             proposed_instance_id: InstanceId::new(fields.required("businessId", 64)?),
+            order: None,
+            buyer: None,
         }),
-        Activity::QueryInstance => Command::QueryInstance(QueryInstance { instance_ids: instance_id_list(fields)? }),
+        Activity::QueryInstance => {
+            // The documented length (100) cannot hold 100 IDs; each ID is checked instead.
+            let list = fields.required("instanceId", usize::MAX)?;
+            Command::QueryInstance(QueryInstance::from_list(&list).map_err(|refusal| ParamError(refusal.message))?)
+        }
         Activity::RefreshInstance => {
             let instance_id = instance_id(fields)?;
             let scene_text = fields.required("scene", 64)?;
             let order_id = OrderId::new(fields.required("orderId", 64)?);
-            let order_line_id = fields.required("orderLineId", 64)?;
+            let order_line_id = Some(fields.required("orderLineId", 64)?);
             let product_id = fields.optional("productId", 64)?;
             let expire_time_text = fields.required("expireTime", 20)?;
             let expire_time_ms = parse_expire_time(&expire_time_text)
@@ -52,7 +58,8 @@ pub fn command(activity: Activity, fields: &Fields) -> Result<Command, ParamErro
         Activity::UpgradeInstance => Command::UpgradeInstance(UpgradeInstance {
             instance_id: instance_id(fields)?,
             order_id: OrderId::new(fields.required("orderId", 64)?),
-            order_line_id: fields.required("orderLineId", 64)?,
+            order_line_id: Some(fields.required("orderLineId", 64)?),
+            order: None,
         }),
         Activity::ChangeInstanceCheck => {
             let instance_id = instance_id(fields)?;
@@ -72,28 +79,6 @@ pub fn command(activity: Activity, fields: &Fields) -> Result<Command, ParamErro
 
 fn instance_id(fields: &Fields) -> Result<InstanceId, ParamError> {
     Ok(InstanceId::new(fields.required("instanceId", 64)?))
-}
-
-/// `queryInstance`'s `instanceId`: one or up to 100 comma-separated IDs, trimmed, without duplicates.
-fn instance_id_list(fields: &Fields) -> Result<Vec<InstanceId>, ParamError> {
-    // The documented length (100) cannot hold 100 IDs; each ID is checked instead.
-    let list = fields.required("instanceId", usize::MAX)?;
-    let mut instance_ids: Vec<InstanceId> = Vec::new();
-    for id in list.split(',').map(str::trim).filter(|id| !id.is_empty()) {
-        if id.chars().count() > 64 {
-            return Err(ParamError("instanceId: each ID must be at most 64 characters".into()));
-        }
-        if !instance_ids.iter().any(|seen| seen.as_str() == id) {
-            instance_ids.push(InstanceId::new(id));
-        }
-    }
-    if instance_ids.is_empty() {
-        return Err(ParamError("instanceId is required".into()));
-    }
-    if instance_ids.len() > QUERY_BATCH_MAX {
-        return Err(ParamError(format!("instanceId lists more than {QUERY_BATCH_MAX} IDs")));
-    }
-    Ok(instance_ids)
 }
 
 #[cfg(test)]

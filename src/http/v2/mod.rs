@@ -12,7 +12,7 @@ mod verify;
 
 use super::AppState;
 use super::audit::new_audit_entry;
-use super::response::json_response;
+use super::response::{answer, json_response};
 use crate::callback::audit::{request_body, unverified_request_body};
 use crate::callback::pipeline::{Answer, Call, Record, ReplayKey};
 use crate::callback::{Outcome, Refusal};
@@ -26,8 +26,6 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 use std::time::Instant;
 use verify::verify_v2;
-
-use render::answer;
 
 pub async fn callback(State(app): State<AppState>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
@@ -52,6 +50,7 @@ pub async fn callback(State(app): State<AppState>, uri: Uri, headers: HeaderMap,
             let call = Call {
                 replay_key: Some(ReplayKey {
                     namespace: verified.matched.key_type.as_str(),
+                    label: "nonce",
                     nonce: verified.nonce.clone(),
                     timestamp_ms: verified.timestamp_ms,
                 }),

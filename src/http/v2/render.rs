@@ -4,18 +4,13 @@
 use crate::callback::command::{InstanceState, Outcome, ReadyInstance};
 use crate::callback::pipeline::Answer;
 use crate::domain::AppInfo;
+use crate::http::response::answer;
 use crate::protocol::result::{Envelope, ResultCode};
 use serde_json::{Map, Value, json};
 
 /// The V2 answer to an outcome.
 pub fn render(outcome: &Outcome) -> Answer {
     answer(envelope(outcome))
-}
-
-/// The exact bytes of an envelope, with what the audit log records of it.
-pub fn answer(envelope: Envelope) -> Answer {
-    let bytes = envelope.to_bytes();
-    Answer { code: envelope.code, message: envelope.message, bytes }
 }
 
 fn envelope(outcome: &Outcome) -> Envelope {

@@ -56,9 +56,6 @@ impl Activity {
     }
 }
 
-/// Most instance IDs one `queryInstance` may ask for.
-pub const QUERY_BATCH_MAX: usize = 100;
-
 /// Reads members of one JSON object, producing errors that name the member.
 #[derive(Debug)]
 pub struct Fields<'a> {
