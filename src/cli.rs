@@ -117,10 +117,14 @@ pub enum SimCommand {
         /// The production address, e.g. https://isv.example.com/saasproduce
         #[arg(long)]
         url: String,
-        /// The key bound to the basic interfaces (基础接口).
-        #[arg(long, env = "KOOGATE_SIM_KEY", hide_env_values = true)]
-        key: String,
-        /// Run only the suites whose name starts with this (v2, v2-lifecycle, v2-debug, v2-negative).
+        /// The key bound to the basic interfaces (基础接口), for the V2 suites.
+        #[arg(long, env = "KOOGATE_SIM_KEY", hide_env_values = true, required_unless_present = "v1_key")]
+        key: Option<String>,
+        /// The V1 Key (Key值), for the V1 suites (GET, authToken, Body-Sign, encrypted credentials).
+        #[arg(long, env = "KOOGATE_SIM_V1_KEY", hide_env_values = true)]
+        v1_key: Option<String>,
+        /// Run only the suites whose name starts with this (v2, v2-lifecycle, v2-debug, v2-negative, v1, v1-lifecycle,
+        /// v1-debug, v1-negative); suites whose key is not given are skipped.
         #[arg(long)]
         suite: Option<String>,
         /// Print the report as JSON.
@@ -156,19 +160,23 @@ pub enum SimCommand {
         #[arg(long, env = "KOOGATE_SIM_KEY", hide_env_values = true)]
         usage_key: Option<String>,
     },
-    /// Print a signed curl command for one V2 call.
+    /// Print a signed curl command for one V2 call (or, with --v1, one V1 GET call).
     Sign {
         #[arg(long)]
         url: String,
+        /// The basic key (V2), or the V1 Key with --v1.
         #[arg(long, env = "KOOGATE_SIM_KEY", hide_env_values = true)]
         key: String,
+        /// A V1 call: GET with authToken; --activity names a V1 activity and --set sets query parameters.
+        #[arg(long, conflicts_with = "body")]
+        v1: bool,
         /// The whole JSON body (must include "activity").
         #[arg(long, conflicts_with = "activity")]
         body: Option<String>,
         /// Start from a template body for this activity (a debug call, testFlag=1).
         #[arg(long, required_unless_present = "body")]
         activity: Option<String>,
-        /// Set (name=value) or remove (name=) a top-level member of the template.
+        /// Set (name=value) or remove (name=) a top-level member (V1: a query parameter) of the template.
         #[arg(long = "set", value_name = "NAME=VALUE")]
         set: Vec<String>,
     },

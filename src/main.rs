@@ -138,10 +138,11 @@ async fn sim(command: SimCommand) -> std::process::ExitCode {
         ExitCode::from(2)
     };
     match command {
-        SimCommand::Run { url, key, suite, json, timeout_secs, provisioning_wait_secs, platform, kit_key, license_key } => {
+        SimCommand::Run { url, key, v1_key, suite, json, timeout_secs, provisioning_wait_secs, platform, kit_key, license_key } => {
             let target = sim::run::Target {
                 url,
-                key,
+                key: key.unwrap_or_default(),
+                v1_key,
                 timeout: std::time::Duration::from_secs(timeout_secs),
                 provisioning_wait: std::time::Duration::from_secs(provisioning_wait_secs),
                 platform,
@@ -175,7 +176,16 @@ async fn sim(command: SimCommand) -> std::process::ExitCode {
                 Err(error) => failed(error.into()),
             }
         }
-        SimCommand::Sign { url, key, body, activity, set } => {
+        SimCommand::Sign { url, key, v1: true, activity, set, .. } => {
+            match sim::sign::v1_template(activity.as_deref().unwrap_or_default(), &set) {
+                Ok(params) => {
+                    println!("{}", sim::sign::v1_curl_command(&url, &key, &params));
+                    ExitCode::SUCCESS
+                }
+                Err(error) => failed(error),
+            }
+        }
+        SimCommand::Sign { url, key, body, activity, set, .. } => {
             let body = match (body, activity) {
                 (Some(text), _) => serde_json::from_str::<serde_json::Value>(&text).map_err(|e| anyhow::anyhow!("--body is not JSON: {e}")),
                 (None, Some(activity)) => sim::sign::template(&activity, &set),

@@ -102,6 +102,56 @@ fn sim_sign_prints_a_signed_curl_command() {
     assert_eq!(bad.status.code(), Some(2));
 }
 
+/// A V1 listing end to end through the binary: `serve` with a V1 Key, `sim run --v1-key` against it
+/// passes, `sim sign --v1` prints a call it accepts, and no key, password or phone number reaches the
+/// log, even at debug level.
+#[tokio::test]
+async fn a_v1_listing_passes_sim_run_and_logs_no_secret() {
+    use koogate::protocol::v1::{KeySize, V1Cipher};
+    let (v1_key, phone) = ("cli-v1-key-0123456789", "13912345678");
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = koogate(dir.path())
+        .env("KOOGATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("KOOGATE__KEYS__V1", v1_key)
+        .env("RUST_LOG", "debug")
+        // A file, not a pipe: nobody reads a pipe until the end, and a full one would stall the server.
+        .stdout(std::fs::File::create(dir.path().join("out.log")).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("err.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let url = format!("http://127.0.0.1:{port}/");
+    let run = koogate(dir.path()).args(["sim", "run", "--url", &url, "--v1-key", v1_key, "--json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let sign = koogate(dir.path())
+        .args(["sim", "sign", "--v1", "--url", &url, "--key", v1_key, "--activity", "newInstance"])
+        .args(["--set", &format!("mobilePhone={}", V1Cipher::new(v1_key, KeySize::Aes256).encrypt(phone)), "--set", "testFlag="])
+        .output()
+        .unwrap();
+    let curl = String::from_utf8_lossy(&sign.stdout).into_owned();
+    let signed_url = curl.trim().trim_start_matches("curl -sS -i '").trim_end_matches('\'');
+    let answer: serde_json::Value = client.get(signed_url).send().await.unwrap().json().await.unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    let log = format!("{}{}", read("out.log"), read("err.log"));
+    assert_eq!(run.status.code(), Some(0), "{report}");
+    assert_eq!(report["suites"], serde_json::json!(["v1-lifecycle", "v1-debug", "v1-negative"]));
+    assert_eq!(answer["resultCode"], "000000", "{curl} -> {answer}");
+    let password = V1Cipher::new(v1_key, KeySize::Aes256).decrypt(answer["appInfo"]["password"].as_str().unwrap()).unwrap();
+    assert!(log.contains("marketplace call"), "{log}");
+    for secret in [v1_key, phone, password.as_str()] {
+        assert!(!log.contains(secret), "{secret} appears in the log");
+    }
+}
+
 #[test]
 fn sim_run_reports_json_and_fails_against_an_unreachable_endpoint() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,7 @@
-//! `koogate sim sign`: a ready `curl` command for one V2 call, signed as the marketplace signs it, for
-//! merchants who debug their endpoint by hand.
+//! `koogate sim sign`: a ready `curl` command for one V2 call (or one V1 GET call), signed as the
+//! marketplace signs it, for merchants who debug their endpoint by hand.
 
-use super::run::{fresh_nonce, signed_url};
+use super::run::{fresh_nonce, signed_url, signed_v1_query, v1_time_stamp};
 use crate::protocol::canonical::canonical_c1;
 use anyhow::{Context, bail};
 use serde_json::{Map, Value, json};
@@ -57,12 +57,74 @@ pub fn curl_command(url: &str, key: &str, body: &Map<String, Value>) -> String {
     )
 }
 
+/// The query parameters of a V1 debug call for `activity` with made-up values, with `overrides`
+/// (`name=value`; `name=` removes) applied on top.
+pub fn v1_template(activity: &str, overrides: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    let order = format!("CS{}", &uuid::Uuid::new_v4().simple().to_string()[..14].to_uppercase());
+    let instance = "huaweitest123456";
+    let expire = crate::domain::utc_compact(crate::now_ms() + 30 * 86_400_000);
+    let members: Vec<(&str, String)> = match activity {
+        "newInstance" => vec![
+            ("customerId", "68cbc86abc2018ab880d92f36422fa0e".into()),
+            ("businessId", uuid::Uuid::new_v4().to_string()),
+            ("orderId", order),
+            ("skuCode", "sku-basic".into()),
+            ("productId", "OFFI000000000001".into()),
+            ("chargingMode", "1".into()),
+            ("expireTime", expire),
+        ],
+        "queryInstance" => vec![("instanceId", instance.into())],
+        "refreshInstance" => vec![("instanceId", instance.into()), ("orderId", order), ("expireTime", expire)],
+        "expireInstance" | "releaseInstance" => vec![("instanceId", instance.into()), ("orderId", order)],
+        "upgrade" => vec![
+            ("instanceId", instance.into()),
+            ("orderId", order),
+            ("skuCode", "sku-pro".into()),
+            ("productId", "OFFI000000000002".into()),
+        ],
+        "instanceStatus" => vec![("instanceId", instance.into()), ("instanceStatus", "FREEZE".into())],
+        other => bail!(
+            "unknown V1 activity {other:?}: newInstance, queryInstance, refreshInstance, expireInstance, releaseInstance, upgrade, instanceStatus"
+        ),
+    };
+    let mut params: Vec<(String, String)> = vec![("activity".into(), activity.into())];
+    params.extend(members.into_iter().map(|(name, value)| (name.to_owned(), value)));
+    params.push(("testFlag".into(), "1".into()));
+    for assignment in overrides {
+        let (name, value) = assignment.split_once('=').with_context(|| format!("--set takes name=value, got {assignment:?}"))?;
+        params.retain(|(existing, _)| existing != name);
+        if !value.is_empty() {
+            params.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    Ok(params)
+}
+
+/// The `curl` command of a V1 call: a GET with `timeStamp` and `authToken` in the query.
+pub fn v1_curl_command(url: &str, key: &str, params: &[(String, String)]) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("curl -sS -i {}", shell_quote(&format!("{url}{separator}{}", signed_v1_query(params, key, &v1_time_stamp()))))
+}
+
 fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn v1_templates_are_debug_calls_with_overrides() {
+        let params = super::v1_template("instanceStatus", &["instanceStatus=NORMAL".into(), "testFlag=".into()]).unwrap();
+        let names: Vec<&str> = params.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["activity", "instanceId", "instanceStatus"]);
+        assert_eq!(params[2].1, "NORMAL");
+        let curl = super::v1_curl_command("http://127.0.0.1:8080/saasproduce", "k", &params);
+        assert!(
+            curl.starts_with("curl -sS -i 'http://127.0.0.1:8080/saasproduce?activity=instanceStatus&") && curl.contains("&authToken=")
+        );
+        assert!(super::v1_template("getLicense", &[]).is_err());
+    }
+
     use super::*;
 
     #[test]

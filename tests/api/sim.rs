@@ -17,6 +17,7 @@ fn target(url: &str) -> Target {
     Target {
         url: url.to_owned(),
         key: BASIC_KEY.to_owned(),
+        v1_key: None,
         timeout: Duration::from_secs(20),
         provisioning_wait: Duration::from_secs(5),
         platform: None,
@@ -29,17 +30,105 @@ fn failed_steps(report: &Report) -> Vec<String> {
     report.checks.iter().filter(|c| c.outcome == Outcome::Fail).map(|c| format!("{}: {}", c.scenario, c.step)).collect()
 }
 
+const V1_KEY: &str = "sim-v1-key-0123456789";
+
+async fn spawn_with_v1(kind: StoreKind) -> TestApp {
+    TestApp::spawn_with(kind, |s| s.keys.v1 = serde_json::from_value(json!([V1_KEY])).unwrap()).await
+}
+
 async fn sim_run_passes_against_koogate(kind: StoreKind) {
-    let app = TestApp::spawn(kind).await;
-    let report = run(target(&app.url), None).await.unwrap();
+    let app = spawn_with_v1(kind).await;
+    let report = run(Target { v1_key: Some(V1_KEY.into()), ..target(&app.url) }, None).await.unwrap();
     assert!(report.passed(), "{}", report.to_text());
     assert_eq!(report.count(Outcome::Warn), 0, "{}", report.to_text());
-    assert!(report.checks.len() > 50);
+    assert_eq!(report.suites, ["v2-lifecycle", "v2-debug", "v2-negative", "v1-lifecycle", "v1-debug", "v1-negative"]);
+    assert!(report.checks.len() > 90);
     let json: Value = serde_json::from_str(&report.to_json()).unwrap();
     assert_eq!(json["summary"]["failed"], 0);
 }
 
-store_tests!(sim_run_passes_against_koogate);
+async fn the_v1_suites_alone_need_only_the_v1_key(kind: StoreKind) {
+    let app = spawn_with_v1(kind).await;
+    let report = run(Target { key: String::new(), v1_key: Some(V1_KEY.into()), ..target(&app.url) }, None).await.unwrap();
+    assert!(report.passed(), "{}", report.to_text());
+    assert_eq!(report.suites, ["v1-lifecycle", "v1-debug", "v1-negative"]);
+    let wrong_key =
+        run(Target { key: String::new(), v1_key: Some("another-v1-key-0000".into()), ..target(&app.url) }, Some("v1-debug")).await.unwrap();
+    assert!(!wrong_key.passed(), "answers signed with another key fail their Body-Sign check");
+}
+
+store_tests!(sim_run_passes_against_koogate, the_v1_suites_alone_need_only_the_v1_key);
+
+/// How a V1 endpoint in front of koogate spoils its answers.
+#[derive(Clone, Copy)]
+enum V1Fault {
+    NoBodySign,
+    /// `Body-Sign` over the body with another key.
+    WrongBodySign,
+    /// `appInfo.password` sent in clear (correctly signed).
+    ClearPassword,
+    /// Every `newInstance` answered with its own `businessId` (correctly signed).
+    InstancePerDelivery,
+}
+
+/// A proxy before a koogate that answers V1 calls and spoils each answer with `fault`.
+async fn spawn_spoiling_v1_endpoint(upstream: String, fault: V1Fault) -> String {
+    let handler = move |RawQuery(query): RawQuery| {
+        let upstream = upstream.clone();
+        async move {
+            let query = query.unwrap_or_default();
+            let response = reqwest::get(format!("{upstream}?{query}")).await.unwrap();
+            let mut answer: Value = response.json().await.unwrap();
+            let signed_with =
+                |key: &str, answer: &Value| Some(koogate::protocol::body_sign::body_sign_header(key, answer.to_string().as_bytes()));
+            let sign = match fault {
+                V1Fault::NoBodySign => None,
+                V1Fault::WrongBodySign => signed_with("not-the-v1-key", &answer),
+                V1Fault::ClearPassword => {
+                    if answer.get("appInfo").is_some() {
+                        answer["appInfo"]["password"] = json!("clear-password");
+                    }
+                    signed_with(V1_KEY, &answer)
+                }
+                V1Fault::InstancePerDelivery => {
+                    let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+                    if let (Some("newInstance"), Some(business)) = (params.get("activity").map(String::as_str), params.get("businessId")) {
+                        answer["instanceId"] = json!(business);
+                    }
+                    signed_with(V1_KEY, &answer)
+                }
+            };
+            let mut response = ([(header::CONTENT_TYPE, "application/json")], answer.to_string()).into_response();
+            if let Some(sign) = sign {
+                response.headers_mut().insert("body-sign", sign.parse().unwrap());
+            }
+            response
+        }
+    };
+    let router = axum::Router::new().route("/", axum::routing::get(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn wrong_v1_endpoints_fail_the_v1_suites() {
+    let app = spawn_with_v1(StoreKind::Sqlite).await;
+    let v1_target = |url: &str| Target { key: String::new(), v1_key: Some(V1_KEY.into()), ..target(url) };
+    for (fault, expected) in [
+        (V1Fault::NoBodySign, "v1-negative: wrong key: Body-Sign"),
+        (V1Fault::WrongBodySign, "v1-lifecycle: newInstance: Body-Sign"),
+        (V1Fault::ClearPassword, "v1-lifecycle: newInstance: password decrypts"),
+        (V1Fault::InstancePerDelivery, "v1-lifecycle: newInstance redelivered (new businessId): same instanceId"),
+    ] {
+        let endpoint = spawn_spoiling_v1_endpoint(app.url.clone(), fault).await;
+        let report = run(v1_target(&endpoint), None).await.unwrap();
+        assert!(!report.passed());
+        let failed = failed_steps(&report);
+        assert!(failed.contains(&expected.to_owned()), "{expected} in {failed:?}");
+    }
+}
 
 #[tokio::test]
 async fn the_orders_of_a_run_are_registered_with_the_platform() {

@@ -25,8 +25,10 @@ use std::time::{Duration, Instant};
 pub struct Target {
     /// The production address, e.g. `https://isv.example.com/saasproduce`.
     pub url: String,
-    /// The key bound to the basic interfaces (基础接口).
+    /// The key bound to the basic interfaces (基础接口); empty when only V1 is tested.
     pub key: String,
+    /// The V1 Key (Key值), for the V1 suites.
+    pub v1_key: Option<String>,
     /// The marketplace's limit for one answer.
     pub timeout: Duration,
     /// How long to poll `queryInstance` while an instance is still being provisioned (`000004`).
@@ -50,13 +52,22 @@ pub fn suites() -> Vec<(&'static str, Box<dyn Suite>)> {
     suites::all()
 }
 
+/// Whether the target has the key a suite signs with (`v2-*`: the basic key, `v1-*`: the V1 Key).
+fn has_key_for(target: &Target, suite: &str) -> bool {
+    if suite.starts_with("v1") { target.v1_key.is_some() } else { !target.key.is_empty() }
+}
+
 /// Runs the suites whose name starts with `selector` (`v2` runs all V2 suites; `None` runs everything).
 pub async fn run(target: Target, selector: Option<&str>) -> anyhow::Result<Report> {
-    let chosen: Vec<(&'static str, Box<dyn Suite>)> =
+    let selected: Vec<(&'static str, Box<dyn Suite>)> =
         suites().into_iter().filter(|(name, _)| selector.is_none_or(|selected| name.starts_with(selected))).collect();
-    if chosen.is_empty() {
+    if selected.is_empty() {
         let names: Vec<&str> = suites().iter().map(|(name, _)| *name).collect();
         anyhow::bail!("no suite matches {:?}; suites: {}", selector.unwrap_or_default(), names.join(", "));
+    }
+    let chosen: Vec<(&'static str, Box<dyn Suite>)> = selected.into_iter().filter(|(name, _)| has_key_for(&target, name)).collect();
+    if chosen.is_empty() {
+        anyhow::bail!("the selected suites need a key: --key for the V2 suites, --v1-key for the V1 suites");
     }
     let mut session = Session::new(target)?;
     for (name, suite) in &chosen {
@@ -81,6 +92,8 @@ pub async fn run(target: Target, selector: Option<&str>) -> anyhow::Result<Repor
 pub struct Exchange {
     pub status: Option<u16>,
     pub content_type: Option<String>,
+    /// The `Body-Sign` header, which V1 answers must carry.
+    pub body_sign: Option<String>,
     pub body: Vec<u8>,
     pub latency: Duration,
     pub error: Option<String>,
@@ -165,20 +178,27 @@ impl Session {
     }
 
     pub async fn post(&self, url: &str, body: Vec<u8>) -> Exchange {
+        let request = self.client.post(url).header("Content-Type", "application/json;charset=utf8").body(body);
+        self.exchange(request).await
+    }
+
+    /// GETs the production address with `query` (a V1 call).
+    pub async fn get(&self, query: &str) -> Exchange {
+        let separator = if self.target.url.contains('?') { '&' } else { '?' };
+        self.exchange(self.client.get(format!("{}{separator}{query}", self.target.url))).await
+    }
+
+    async fn exchange(&self, request: reqwest::RequestBuilder) -> Exchange {
         let started = Instant::now();
-        let sent = self
-            .client
-            .post(url)
-            .header("Content-Type", "application/json;charset=utf8")
-            .header("Accept", "application/json")
-            .body(body)
-            .send()
-            .await;
-        let mut exchange = Exchange { status: None, content_type: None, body: Vec::new(), latency: Duration::ZERO, error: None };
+        let sent = request.header("Accept", "application/json").send().await;
+        let mut exchange =
+            Exchange { status: None, content_type: None, body_sign: None, body: Vec::new(), latency: Duration::ZERO, error: None };
         match sent {
             Ok(response) => {
                 exchange.status = Some(response.status().as_u16());
-                exchange.content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                exchange.content_type = header("content-type");
+                exchange.body_sign = header("body-sign");
                 match response.bytes().await {
                     Ok(bytes) => exchange.body = bytes.to_vec(),
                     Err(error) => exchange.error = Some(format!("reading the answer failed: {error}")),
@@ -339,6 +359,23 @@ fn shorten(text: &str, max: usize) -> String {
 pub fn signed_url(base: &str, key: &str, body: &[u8], nonce: &str, timestamp: &str) -> String {
     let separator = if base.contains('?') { '&' } else { '?' };
     format!("{base}{separator}signature={}&timestamp={timestamp}&nonce={nonce}", v2_sign(key, nonce, timestamp, body))
+}
+
+/// A V1 query: `params` and `timeStamp` form-encoded as the marketplace sends them, then `authToken`
+/// over the decoded parameters (signing.md (c)).
+pub fn signed_v1_query<N: AsRef<str>>(params: &[(N, String)], key: &str, time_stamp: &str) -> String {
+    let mut pairs: Vec<(&str, &str)> = params.iter().map(|(name, value)| (name.as_ref(), value.as_str())).collect();
+    pairs.push((crate::protocol::v1::TIME_STAMP, time_stamp));
+    let token = crate::protocol::v1::compute_auth_token(key, time_stamp, &crate::protocol::v1::string_to_sign(pairs.iter().copied()));
+    let form = |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+    let mut query: Vec<String> = pairs.iter().map(|(name, value)| format!("{name}={}", form(value))).collect();
+    query.push(format!("authToken={}", form(&token)));
+    query.join("&")
+}
+
+/// The current time as V1 `timeStamp` (UTC `yyyyMMddHHmmssSSS`).
+pub fn v1_time_stamp() -> String {
+    chrono::Utc::now().format("%Y%m%d%H%M%S%3f").to_string()
 }
 
 pub fn fresh_nonce() -> String {

@@ -1,6 +1,10 @@
-//! The suites of `sim run`, one file each, and the request builders more than one of them uses. The V1,
-//! Kit and License suites will be further files here, listed in [`all`].
+//! The suites of `sim run`, one file each, and the request builders more than one of them uses (`v1.rs`
+//! for the V1 suites). The Kit and License suites will be further files here, listed in [`all`].
 
+mod v1;
+mod v1_debug;
+mod v1_lifecycle;
+mod v1_negative;
 mod v2_debug;
 mod v2_lifecycle;
 mod v2_negative;
@@ -16,6 +20,9 @@ pub(super) fn all() -> Vec<(&'static str, Box<dyn Suite>)> {
         ("v2-lifecycle", Box::new(v2_lifecycle::V2Lifecycle)),
         ("v2-debug", Box::new(v2_debug::V2Debug)),
         ("v2-negative", Box::new(v2_negative::V2Negative)),
+        ("v1-lifecycle", Box::new(v1_lifecycle::V1Lifecycle)),
+        ("v1-debug", Box::new(v1_debug::V1Debug)),
+        ("v1-negative", Box::new(v1_negative::V1Negative)),
     ]
 }
 
