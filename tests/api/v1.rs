@@ -398,8 +398,35 @@ async fn max_age_refuses_stale_calls_and_replayed_tokens(kind: StoreKind) {
     assert!(answer["resultMsg"].as_str().unwrap().contains("v1.max_age_secs"), "{answer}");
 }
 
+async fn the_feed_gives_the_application_the_buyer_and_its_contacts_once(kind: StoreKind) {
+    let receiver = crate::webhooks::Receiver::start(json!({})).await;
+    let deliver = crate::webhooks::deliver_to(&receiver);
+    let app = TestApp::spawn_with(kind, |s| {
+        deliver(s);
+        s.keys.v1 = serde_json::from_value(json!([V1_KEY])).unwrap();
+    })
+    .await;
+    let (id, _, created) = create(&app).await;
+    let status = vec![p("activity", "instanceStatus"), p("instanceId", id.clone()), p("instanceStatus", "FREEZE")];
+    assert_eq!(code(&call(&app, &status).await), "000000");
+    let deliveries = receiver.wait_for(2).await;
+    let (first, second) = (&deliveries[0].body, &deliveries[1].body);
+    assert_eq!((first["type"].as_str(), second["type"].as_str()), (Some("instance.created"), Some("instance.frozen")));
+    let buyer = &first["data"]["buyer"];
+    assert_eq!((buyer["mobilePhone"].as_str(), buyer["email"].as_str()), (Some(PHONE), Some(EMAIL)), "{first}");
+    assert_eq!(
+        (buyer["customerId"].as_str(), buyer["extendParams"]["identificationCode"].as_str()),
+        (Some("68cbc86abc2018ab880d92f36422fa0e"), Some("ID-42"))
+    );
+    assert_eq!(first["data"]["appInfo"]["password"].as_str().unwrap(), decrypt(&created["appInfo"]["password"]));
+    let later = &second["data"]["buyer"];
+    assert!(later["mobilePhone"].is_null() && later["mobilePhoneSealed"].is_null() && later["customerId"].is_string(), "{second}");
+    assert_eq!(second["data"]["plan"]["skuCode"], "sku-basic");
+}
+
 store_tests!(
     new_instance_answers_encrypted_credentials_and_keeps_the_buyer,
+    the_feed_gives_the_application_the_buyer_and_its_contacts_once,
     the_whole_lifecycle_follows_the_instance_model,
     parallel_deliveries_on_two_nodes_create_one_instance,
     pay_per_use_orders_hold_one_instance_per_product,
