@@ -432,7 +432,39 @@ async fn template_mode_fetches_the_purchase_order_in_the_background(kind: StoreK
     assert_eq!(instance.expire_time_ms, koogate::domain::parse_expire_time("20301231235959"));
 }
 
+async fn an_order_the_marketplace_does_not_have_is_not_asked_for_again(kind: StoreKind) {
+    use koogate::sim::platform::{Platform, PlatformConfig};
+    use koogate::store::{JobKind, JobState};
+    let platform =
+        Platform::start(PlatformConfig { ak: "SYNCAK".into(), sk: "sync-sk-0123".into(), usage_key: None }, "127.0.0.1:0").await.unwrap();
+    let platform_url = platform.url();
+    let app = TestApp::spawn_with(kind, move |s| {
+        s.marketplace.api_base = platform_url;
+        s.marketplace.fallback_base = String::new();
+        s.marketplace.ak = "SYNCAK".into();
+        s.marketplace.sk = Some("sync-sk-0123".into());
+        s.jobs.poll_interval_ms = 50;
+    })
+    .await;
+    // Never registered with the platform: the order query answers a business error (MKT.0100).
+    let answer = app.call(new_instance(&order_id())).await;
+    assert_eq!(code(&answer), "000000");
+    let mut sync = None;
+    for _ in 0..100 {
+        let jobs = app.store.list_jobs(None, None, 50).await.unwrap();
+        sync = jobs.into_iter().find(|job| job.kind == JobKind::OrderSync && job.state == JobState::Dead);
+        if sync.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sync = sync.expect("the order sync gave up at once instead of retrying for provisioning.horizon_secs");
+    assert_eq!(sync.attempts, 1);
+    assert!(sync.last_error.as_deref().unwrap().contains("MKT.0100"), "{:?}", sync.last_error);
+}
+
 store_tests!(
+    an_order_the_marketplace_does_not_have_is_not_asked_for_again,
     template_mode_fetches_the_purchase_order_in_the_background,
     debug_events_are_sent_when_asked_for,
     a_release_during_provisioning_is_repeated_after_the_provisioning_outcome,
