@@ -29,6 +29,9 @@ pub struct ProvisioningSettings {
     pub mode: ProvisioningMode,
     pub endpoint: String,
     pub horizon_secs: u64,
+    /// How long `newInstance` waits for the application before answering `000004` (webhook mode);
+    /// 0 = always asynchronous.
+    pub sync_wait_ms: u64,
     pub front_end_url: String,
     pub admin_url: String,
     pub user_name: String,
@@ -39,6 +42,9 @@ pub struct ProvisioningSettings {
 impl ProvisioningSettings {
     /// Start-up checks: the password length, the templates (see [`check_templates`]), the endpoint.
     pub fn check(&self) -> anyhow::Result<()> {
+        if self.sync_wait_ms > 4000 {
+            bail!("provisioning.sync_wait_ms must be at most 4000: newInstance is answered within 4.5 s");
+        }
         if !(12..=128).contains(&self.password_length) {
             bail!("provisioning.password_length must be between 12 and 128");
         }
@@ -89,6 +95,15 @@ pub trait Provisioner: Send + Sync + 'static {
     /// The `appInfo` a debug `queryInstance` answers for a made-up instance ID: the configured shape,
     /// the same every time for the same ID, never a real instance's credentials.
     fn debug_app_info(&self, instance_id: &str) -> Option<AppInfo>;
+}
+
+/// Provisioning one instance now, inside the marketplace's call: webhook mode's synchronous path
+/// (saas-v2.md §3: done within the budget → `000000`). The application is asked exactly as the
+/// provisioning job asks it, and the job stays queued as the fallback.
+#[async_trait::async_trait]
+pub trait ProvisionNow: Send + Sync {
+    /// Asks the application and records its answer; failures are left to the job (logged only).
+    async fn provision_now(&self, instance_id: &str);
 }
 
 /// Renders `provisioning.*` templates and generates a random initial password, stored sealed.
@@ -243,6 +258,7 @@ mod tests {
             mode: ProvisioningMode::Template,
             endpoint: String::new(),
             horizon_secs: 10800,
+            sync_wait_ms: 3000,
             front_end_url: "https://app.example.com/t/{instanceId}".into(),
             admin_url: "https://admin.example.com/{orderId}/{orderLineId}".into(),
             user_name: "admin".into(),

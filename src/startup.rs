@@ -27,7 +27,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     audit_writer: tokio::task::JoinHandle<()>,
-    worker: Worker,
+    worker: Arc<Worker>,
     /// The operators' API and its own listener, when `admin.token` is set.
     admin: Option<(TcpListener, AdminState)>,
 }
@@ -56,7 +56,7 @@ impl Application {
             include_debug: settings.webhook.include_debug,
             delivery_horizon_ms: settings.webhook.retry_horizon_secs as i64 * 1000,
         };
-        let worker = Worker::new(store.clone(), settings.clone(), sealer.clone(), outbox.clone())?;
+        let worker = Arc::new(Worker::new(store.clone(), settings.clone(), sealer.clone(), outbox.clone())?);
         let listener = TcpListener::bind(&settings.server.listen)
             .await
             .with_context(|| format!("binding server.listen {}", settings.server.listen))?;
@@ -84,6 +84,10 @@ impl Application {
             provision_horizon_ms: settings.provisioning.horizon_secs as i64 * 1000,
             sync_orders_for_ms,
             replay_retention_ms: settings.security.nonce_retention_ms(),
+            // Webhook mode asks the application within newInstance first (the job is the fallback).
+            provision_now: (settings.provisioning.mode == ProvisioningMode::Webhook && settings.provisioning.sync_wait_ms > 0)
+                .then(|| worker.clone() as Arc<dyn crate::provisioning::ProvisionNow>),
+            provision_sync_ms: settings.provisioning.sync_wait_ms as i64,
         };
         let state = AppState::new(Shared { settings, pipeline });
         Ok(Application { listener, state, audit_writer, worker, admin })

@@ -141,8 +141,9 @@ pub struct ProductSpec {
 pub enum Outcome {
     /// Done (or already done): `000000` with nothing more to say.
     Success,
-    /// `newInstance`: the order line's instance as it stands, the same for every delivery.
-    Instance { instance_id: InstanceId, state: InstanceState },
+    /// `newInstance`: the order line's instance as it stands, the same for every delivery; `created` by
+    /// this very call.
+    Instance { instance_id: InstanceId, state: InstanceState, created: bool },
     /// `queryInstance`: the ready instances, in the order asked.
     Instances(Vec<ReadyInstance>),
     /// Not done, and why.
@@ -164,6 +165,8 @@ pub enum InstanceState {
     Provisioning,
     /// Provisioning gave up (`000005`); an operator may retry it.
     Failed,
+    /// The merchant's application refused the order (`000100`–`000107` with its reason).
+    Refused(Refusal),
 }
 
 /// One instance of a `queryInstance` answer.

@@ -25,12 +25,12 @@
 //!   commands are new.
 
 use super::audit::{AuditSink, response_body};
-use super::command::{Command, Outcome, Refusal};
+use super::command::{Command, InstanceState, Outcome, Refusal};
 use super::instance::{self, Context};
 use crate::crypto::Sealer;
 use crate::outbox::Outbox;
 use crate::protocol::result::ResultCode;
-use crate::provisioning::Provisioner;
+use crate::provisioning::{ProvisionNow, Provisioner};
 use crate::store::{AuditEntry, Store};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -90,6 +90,10 @@ pub struct Pipeline {
     pub sync_orders_for_ms: Option<i64>,
     /// How long a replay key is kept beyond its call's timestamp.
     pub replay_retention_ms: i64,
+    /// Webhook mode's synchronous path: a new instance is provisioned inside its `newInstance` for at
+    /// most `provision_sync_ms` (within the budget); `None` = always asynchronous.
+    pub provision_now: Option<Arc<dyn ProvisionNow>>,
+    pub provision_sync_ms: i64,
 }
 
 impl Pipeline {
@@ -106,6 +110,7 @@ impl Pipeline {
     pub async fn run(&self, call: Call, render: impl Fn(&Outcome) -> Answer + Sync, mut record: Record) -> Answer {
         let answer = match tokio::time::timeout(CALLBACK_BUDGET, self.in_transaction(call, &render, &mut record)).await {
             Ok(Ok(Committed::Answered(answer))) => answer,
+            Ok(Ok(Committed::Provisioning(instance_id))) => self.provision_within_budget(&instance_id, &render, &mut record).await,
             Ok(Ok(Committed::Replay(label, answer))) => {
                 record.audit.verification = format!("{}; {label}_replayed", record.audit.verification);
                 return self.refuse(record, answer);
@@ -146,6 +151,7 @@ impl Pipeline {
                     sealer: &self.sealer,
                     outbox: &self.outbox,
                     provision_horizon_ms: self.provision_horizon_ms,
+                    provision_delay_ms: if self.provision_now.is_some() { self.provision_sync_ms } else { 0 },
                     sync_orders_for_ms: self.sync_orders_for_ms,
                     debug: call.debug,
                     now_ms: call.now_ms,
@@ -165,6 +171,14 @@ impl Pipeline {
             // newInstance: the instance is known from the outcome.
             record.audit.instance_id = Some(instance_id.to_string());
         }
+        if let (Some(_), Outcome::Instance { instance_id, state: InstanceState::Provisioning, created: true }) =
+            (&self.provision_now, &outcome)
+        {
+            // The instance must be committed before the application is asked; the answer (and its audit
+            // row) follow the attempt.
+            tx.commit().await?;
+            return Ok(Committed::Provisioning(instance_id.to_string()));
+        }
         let answer = render(&outcome);
         finish_audit(record, &answer);
         tx.insert_audit(&record.audit).await?;
@@ -176,9 +190,52 @@ impl Pipeline {
 /// How a transaction ended without an error.
 enum Committed {
     Answered(Answer),
+    /// A new instance awaits its application (webhook mode); the audit row is not written yet.
+    Provisioning(String),
     /// Rolled back: the replay key (named by its label) was already claimed.
     Replay(&'static str, Answer),
 }
+
+impl Pipeline {
+    /// Webhook mode's synchronous path: asks the application within what is left of the budget (at most
+    /// `provision_sync_ms`), then answers the instance as it stands: `000000` with its app info, the
+    /// application's refusal, or `000004` while the job carries on. The audit row is written after the
+    /// answer is known (outside the committed transaction; through the background writer if that fails).
+    async fn provision_within_budget(&self, instance_id: &str, render: &impl Fn(&Outcome) -> Answer, record: &mut Record) -> Answer {
+        let left = CALLBACK_BUDGET.saturating_sub(record.started.elapsed()).saturating_sub(AUDIT_RESERVE);
+        let wait = left.min(Duration::from_millis(self.provision_sync_ms.max(0) as u64));
+        if let Some(provision_now) = &self.provision_now {
+            if tokio::time::timeout(wait, provision_now.provision_now(instance_id)).await.is_err() {
+                tracing::info!(
+                    instance_id,
+                    wait_ms = wait.as_millis() as u64,
+                    "the application did not answer in time; provisioning goes on in the background"
+                );
+            }
+        }
+        let outcome = match self.store.instance(instance_id).await {
+            Ok(Some(instance)) => instance::instance_outcome(&self.sealer, &instance, true).unwrap_or_else(|error| {
+                tracing::error!(%error, "stored credentials could not be opened");
+                Outcome::refused(ResultCode::Internal, "stored credentials could not be read")
+            }),
+            Ok(None) | Err(_) => Outcome::Instance {
+                instance_id: crate::domain::InstanceId::new(instance_id),
+                state: InstanceState::Provisioning,
+                created: true,
+            },
+        };
+        let answer = render(&outcome);
+        finish_audit(record, &answer);
+        let left = CALLBACK_BUDGET.saturating_sub(record.started.elapsed());
+        if !matches!(tokio::time::timeout(left, self.store.record_audits(std::slice::from_ref(&record.audit))).await, Ok(Ok(()))) {
+            self.audit.submit(record.audit.clone());
+        }
+        answer
+    }
+}
+
+/// What is kept of the budget for writing the audit row after a synchronous provisioning attempt.
+const AUDIT_RESERVE: Duration = Duration::from_millis(500);
 
 fn finish_audit(record: &mut Record, answer: &Answer) {
     let audit = &mut record.audit;

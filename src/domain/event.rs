@@ -13,6 +13,8 @@ pub enum EventType {
     Upgraded,
     Released,
     Failed,
+    /// The merchant's application refused the order.
+    Refused,
 }
 
 impl EventType {
@@ -26,10 +28,11 @@ impl EventType {
             EventType::Upgraded => "instance.upgraded",
             EventType::Released => "instance.released",
             EventType::Failed => "instance.failed",
+            EventType::Refused => "instance.refused",
         }
     }
 
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 9] = [
         EventType::Created,
         EventType::Provisioned,
         EventType::Renewed,
@@ -38,6 +41,7 @@ impl EventType {
         EventType::Upgraded,
         EventType::Released,
         EventType::Failed,
+        EventType::Refused,
     ];
 
     pub fn parse(name: &str) -> Option<EventType> {

@@ -25,6 +25,8 @@ pub struct Instance {
     pub app_info: Option<StoredAppInfo>,
     /// Who bought it, when the marketplace's call said so (V1); `None` for V2 (the order query knows).
     pub buyer: Option<Buyer>,
+    /// The merchant's application refused the order (the instance is then `failed`).
+    pub refusal: Option<OrderRefusal>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
@@ -42,6 +44,14 @@ pub struct StoredAppInfo {
     pub password_sealed: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memo: Option<String>,
+}
+
+/// Why the merchant's application refused an order: a marketplace refusal code (`000100`–`000107`) and
+/// the application's reason, answered to the marketplace as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRefusal {
+    pub code: String,
+    pub message: String,
 }
 
 /// The buyer of an instance as the marketplace described them (V1 `newInstance`), as stored: the mobile
@@ -154,6 +164,7 @@ impl Instance {
             plan: None,
             app_info,
             buyer: None,
+            refusal: None,
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
         }

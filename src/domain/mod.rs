@@ -27,6 +27,6 @@ mod time;
 
 pub use event::{Event, EventType};
 pub use ids::{InstanceId, OrderId};
-pub use instance::{AppInfo, Buyer, Instance, StoredAppInfo};
+pub use instance::{AppInfo, Buyer, Instance, OrderRefusal, StoredAppInfo};
 pub use lifecycle::{InstanceStatus, RefreshScene, StatusChange, Transition, status_transition};
 pub use time::{parse_expire_time, utc_compact};

@@ -39,7 +39,7 @@ pub enum JobError {
 }
 
 impl JobError {
-    fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         match self {
             JobError::Retry(message) | JobError::Dead(message) => message,
         }
@@ -100,8 +100,8 @@ impl Worker {
 
     /// Runs until `shutdown` turns true, then waits for the attempts in flight. At most `jobs.batch`
     /// attempts run at once; a slow one does not hold up the others (each runs in its own task).
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let worker = Arc::new(self);
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let worker = self;
         let poll = Duration::from_millis(worker.settings.jobs.poll_interval_ms);
         let slots = worker.settings.jobs.batch as usize;
         let running = Arc::new(Semaphore::new(slots));
@@ -248,7 +248,7 @@ impl Worker {
 }
 
 /// Starts the worker in the background; stop it by sending `true`.
-pub fn spawn(worker: Worker) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+pub fn spawn(worker: Arc<Worker>) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (stop, stopped) = watch::channel(false);
     (stop, tokio::spawn(worker.run(stopped)))
 }

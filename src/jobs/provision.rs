@@ -1,31 +1,49 @@
-//! Asynchronous provisioning (`provisioning.mode = "webhook"`): ask the merchant's application to
+//! Provisioning by the merchant's application (`provisioning.mode = "webhook"`): ask it to
 //! create the tenant and answer its `appInfo`.
 //!
 //! Request: POST `provisioning.endpoint`, signed like the event feed, body `{"id", "type":
 //! "instance.provision", "occurredAt", "instanceId", "data": {instance…, "order": <order query answer or
 //! null>}}`. Answer: 2xx with `{"frontEndUrl", "adminUrl", "userName", "password", "memo"}`
-//! (`frontEndUrl` required; the marketplace's lengths apply). Until it succeeds `queryInstance` answers
-//! `000004`; when the job dies the instance is `failed` (`000005`), and retrying the job from the admin
-//! API or `koogate jobs retry` can still bring it to `active`.
+//! (`frontEndUrl` required; the marketplace's lengths apply), or a refusal `{"resultCode": "000100"…
+//! "000107", "resultMsg": reason}`, which is final. Until it succeeds `queryInstance` answers `000004`;
+//! when the job dies the instance is `failed` (`000005`), and retrying the job from the admin API or
+//! `koogate jobs retry` can still bring it to `active`. With `provisioning.sync_wait_ms`, `newInstance`
+//! itself makes the first attempt ([`ProvisionNow`]) and the job follows only if it did not settle.
 
 use super::{JobError, Worker, payload, payload_text};
-use crate::domain::{EventType, InstanceStatus, StoredAppInfo, parse_expire_time};
+use crate::domain::{EventType, InstanceStatus, OrderRefusal, StoredAppInfo, parse_expire_time};
 use crate::marketplace::OrderLine;
 use crate::outbox::instance_data;
+use crate::protocol::result::{RESULT_MSG_MAX_CHARS, ResultCode};
+use crate::provisioning::ProvisionNow;
 use crate::store::Job;
 use serde_json::{Value, json};
 
 /// The marketplace's limits for `appInfo` members (saas-v2.md §4).
 const LIMITS: [(&str, usize); 5] = [("frontEndUrl", 512), ("adminUrl", 512), ("userName", 128), ("password", 128), ("memo", 1024)];
 
+#[async_trait::async_trait]
+impl ProvisionNow for Worker {
+    async fn provision_now(&self, instance_id: &str) {
+        if let Err(error) = self.provision_instance(instance_id).await {
+            tracing::warn!(instance_id, error = error.message(), "provisioning within newInstance failed; the job will retry");
+        }
+    }
+}
+
 impl Worker {
     pub(super) async fn provision(&self, job: &Job) -> Result<(), JobError> {
-        let instance_id = payload_text(&payload(job)?, "instanceId")?;
-        let Some(instance) = self.store.instance(&instance_id).await? else {
+        self.provision_instance(&payload_text(&payload(job)?, "instanceId")?).await
+    }
+
+    /// Asks the application to provision `instance_id` and records its answer (the job's attempt, or
+    /// the synchronous one inside `newInstance`).
+    async fn provision_instance(&self, instance_id: &str) -> Result<(), JobError> {
+        let Some(instance) = self.store.instance(instance_id).await? else {
             return Ok(()); // nothing left to provision
         };
-        if matches!(instance.status, InstanceStatus::Active | InstanceStatus::Frozen) {
-            return Ok(()); // provisioned meanwhile (a retried job)
+        if matches!(instance.status, InstanceStatus::Active | InstanceStatus::Frozen) || instance.refusal.is_some() {
+            return Ok(()); // provisioned (or refused) meanwhile: a retried job, or the call's own attempt
         }
         if instance.status == InstanceStatus::Released {
             return Ok(()); // released before the application was asked: nothing to create
@@ -46,9 +64,9 @@ impl Worker {
         if let Some(buyer) = self.buyer_with_contacts(&instance)? {
             data.insert("buyer".into(), buyer);
         }
-        // The same on every attempt of this job (Standard Webhooks): the application deduplicates by it,
-        // or by instanceId.
-        let message_id = format!("provision-{}", job.id);
+        // The same on every attempt, the call's own and the job's (Standard Webhooks): the application
+        // deduplicates by it, or by instanceId.
+        let message_id = format!("provision-{instance_id}");
         let body = json!({
             "id": message_id,
             "type": "instance.provision",
@@ -63,8 +81,37 @@ impl Worker {
             return Err(format!("application answered HTTP {}", status.as_u16()).into());
         }
         let answer: Value = response.json().await.map_err(|_| "application's answer is not JSON".to_owned())?;
-        let app_info = self.app_info(&instance_id, &answer)?;
-        self.complete_provisioning(&instance_id, app_info, line).await
+        match answer.get("resultCode").and_then(Value::as_str) {
+            None | Some("000000") => {}
+            Some(code) if ResultCode::refusal(code).is_some() => {
+                let message = answer.get("resultMsg").and_then(Value::as_str).unwrap_or("refused by the merchant");
+                let refusal = OrderRefusal { code: code.to_owned(), message: message.chars().take(RESULT_MSG_MAX_CHARS).collect() };
+                return self.refuse_order(instance_id, refusal).await;
+            }
+            Some(code) => {
+                return Err(format!("application answered resultCode {code:?}: expected appInfo, or a refusal 000100 to 000107").into());
+            }
+        }
+        let app_info = self.app_info(instance_id, &answer)?;
+        self.complete_provisioning(instance_id, app_info, line).await
+    }
+
+    /// Records the application's refusal of the order: the instance is failed for good, every later
+    /// delivery of the order and every `queryInstance` answers the refusal, and `instance.refused` tells
+    /// the application's other parts.
+    async fn refuse_order(&self, instance_id: &str, refusal: OrderRefusal) -> Result<(), JobError> {
+        let now = crate::now_ms();
+        let mut tx = self.store.begin().await?;
+        let Some(mut instance) = tx.lock_instance(instance_id).await? else { return Ok(()) };
+        if matches!(instance.status, InstanceStatus::Provisioning | InstanceStatus::Failed) && instance.refusal.is_none() {
+            tracing::info!(instance_id, code = %refusal.code, "the application refused the order");
+            let extra = json!({"refusal": {"code": refusal.code, "message": refusal.message}});
+            instance.refusal = Some(refusal);
+            instance.move_to(InstanceStatus::Failed, now);
+            tx.update_instance(&instance).await?;
+            self.outbox.instance_event(tx.as_mut(), EventType::Refused, &instance, extra, now).await?;
+        }
+        Ok(tx.commit().await?)
     }
 
     /// Validates the application's answer and seals its password.

@@ -17,6 +17,29 @@ pub enum ResultCode {
     InProgress,
     /// 000005: any other internal error (including an unreachable database).
     Internal,
+    /// 000100–000107: the merchant's refusals of a new order (spec README §4), see [`ResultCode::REFUSALS`].
+    Refusal(Refusal),
+}
+
+/// Why a merchant refuses a new order (`newInstance`), as the marketplace lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// 000100: no instance resource available.
+    NoResource,
+    /// 000101: the mobile number is empty or already used.
+    MobilePhone,
+    /// 000102: the e-mail address is empty or already used.
+    Email,
+    /// 000103: the product cannot be bought twice.
+    AlreadyBought,
+    /// 000104: the product's internal service failed.
+    ProductError,
+    /// 000105: the account already holds this entitlement.
+    AlreadyEntitled,
+    /// 000106: sold out.
+    SoldOut,
+    /// 000107: the SaaS e-mail domain is already taken.
+    EmailDomain,
 }
 
 impl ResultCode {
@@ -28,7 +51,34 @@ impl ResultCode {
             ResultCode::InstanceNotFound => "000003",
             ResultCode::InProgress => "000004",
             ResultCode::Internal => "000005",
+            ResultCode::Refusal(refusal) => match refusal {
+                Refusal::NoResource => "000100",
+                Refusal::MobilePhone => "000101",
+                Refusal::Email => "000102",
+                Refusal::AlreadyBought => "000103",
+                Refusal::ProductError => "000104",
+                Refusal::AlreadyEntitled => "000105",
+                Refusal::SoldOut => "000106",
+                Refusal::EmailDomain => "000107",
+            },
         }
+    }
+
+    /// The merchant's refusal codes, 000100 to 000107.
+    pub const REFUSALS: [Refusal; 8] = [
+        Refusal::NoResource,
+        Refusal::MobilePhone,
+        Refusal::Email,
+        Refusal::AlreadyBought,
+        Refusal::ProductError,
+        Refusal::AlreadyEntitled,
+        Refusal::SoldOut,
+        Refusal::EmailDomain,
+    ];
+
+    /// The refusal a code names (`000100`–`000107`), if it names one.
+    pub fn refusal(code: &str) -> Option<ResultCode> {
+        ResultCode::REFUSALS.into_iter().map(ResultCode::Refusal).find(|refusal| refusal.code() == code)
     }
 }
 
@@ -78,6 +128,15 @@ impl Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusal_codes_are_000100_to_000107() {
+        let codes: Vec<&str> = ResultCode::REFUSALS.into_iter().map(|refusal| ResultCode::Refusal(refusal).code()).collect();
+        assert_eq!(codes, ["000100", "000101", "000102", "000103", "000104", "000105", "000106", "000107"]);
+        assert_eq!(ResultCode::refusal("000105"), Some(ResultCode::Refusal(Refusal::AlreadyEntitled)));
+        assert_eq!(ResultCode::refusal("000000"), None);
+        assert_eq!(ResultCode::refusal("000108"), None);
+    }
 
     #[test]
     fn envelope_orders_members_and_limits_message() {

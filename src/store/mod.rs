@@ -209,7 +209,7 @@ pub async fn connect(url: &str, max_connections: u32, acquire_timeout: std::time
 }
 
 /// Columns of `instances` (read by the `FromRow` of [`Instance`] in `sql.rs`).
-const INSTANCE_COLUMNS: &str = "instance_id, order_id, order_line_id, status, product_id, expire_time_ms, trial, last_order_id, plan, app_info, created_at_ms, updated_at_ms, buyer";
+const INSTANCE_COLUMNS: &str = "instance_id, order_id, order_line_id, status, product_id, expire_time_ms, trial, last_order_id, plan, app_info, created_at_ms, updated_at_ms, buyer, refusal";
 
 /// Columns of `audit_log`, as [`AuditEntry`] reads them.
 const AUDIT_COLUMNS: &str = "received_at_ms, method, path, query, activity, instance_id, order_id, order_line_id, test_flag, verification, result_code, result_msg, duration_ms, request_body, response_body, request_headers";
@@ -220,6 +220,10 @@ fn app_info_json(instance: &Instance) -> Option<String> {
 
 fn buyer_json(instance: &Instance) -> Option<String> {
     instance.buyer.as_ref().map(|buyer| serde_json::to_string(buyer).expect("a buyer serialises"))
+}
+
+fn refusal_json(instance: &Instance) -> Option<String> {
+    instance.refusal.as_ref().map(|refusal| serde_json::to_string(refusal).expect("a refusal serialises"))
 }
 
 /// Columns of `events` (read by the `FromRow` of [`Event`] in `sql.rs`).

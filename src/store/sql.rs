@@ -231,15 +231,9 @@ macro_rules! impl_sql_store {
                 let status: String = row.try_get("status")?;
                 let status = $crate::domain::InstanceStatus::parse(&status)
                     .ok_or_else(|| $crate::store::corrupt("status", format!("instance {instance_id} has status {status:?}")))?;
-                let json_column = |column: &str| -> Result<Option<String>, sqlx::Error> { row.try_get(column) };
-                let app_info = json_column("app_info")?
-                    .map(|text| serde_json::from_str(&text))
-                    .transpose()
-                    .map_err(|e| $crate::store::corrupt("app_info", format!("instance {instance_id} app_info: {e}")))?;
-                let buyer = json_column("buyer")?
-                    .map(|text| serde_json::from_str(&text))
-                    .transpose()
-                    .map_err(|e| $crate::store::corrupt("buyer", format!("instance {instance_id} buyer: {e}")))?;
+                let app_info = json_column(row, "app_info", &instance_id)?;
+                let buyer = json_column(row, "buyer", &instance_id)?;
+                let refusal = json_column(row, "refusal", &instance_id)?;
                 Ok($crate::domain::Instance {
                     order_id: row.try_get("order_id")?,
                     order_line_id: row.try_get("order_line_id")?,
@@ -251,11 +245,21 @@ macro_rules! impl_sql_store {
                     plan: row.try_get("plan")?,
                     app_info,
                     buyer,
+                    refusal,
                     created_at_ms: row.try_get("created_at_ms")?,
                     updated_at_ms: row.try_get("updated_at_ms")?,
                     instance_id,
                 })
             }
+        }
+
+        /// A JSON text column of an instance, read into `T`.
+        fn json_column<T: serde::de::DeserializeOwned>(row: &$row, column: &str, instance_id: &str) -> Result<Option<T>, sqlx::Error> {
+            use sqlx::Row;
+            let text: Option<String> = row.try_get(column)?;
+            text.map(|text| serde_json::from_str(&text))
+                .transpose()
+                .map_err(|e| $crate::store::corrupt(column, format!("instance {instance_id} {column}: {e}")))
         }
 
         /// An event as stored, with its sequence number.
@@ -301,7 +305,7 @@ macro_rules! impl_sql_store {
             .bind(error)
         }
 
-        /// Binds every column of an instance as `$1…$13`, in the order of [`INSTANCE_COLUMNS`]
+        /// Binds every column of an instance as `$1…$14`, in the order of [`INSTANCE_COLUMNS`]
         /// (`crate::store::INSTANCE_COLUMNS`).
         fn bind_instance<'q>(
             query: sqlx::query::QueryScalar<'q, $db, String, <$db as sqlx::Database>::Arguments<'q>>,
@@ -321,6 +325,7 @@ macro_rules! impl_sql_store {
                 .bind(instance.created_at_ms)
                 .bind(instance.updated_at_ms)
                 .bind($crate::store::buyer_json(instance))
+                .bind($crate::store::refusal_json(instance))
         }
 
         /// Binds an audit entry; callers pass it `scrubbed()`.
@@ -368,7 +373,7 @@ macro_rules! impl_sql_store {
 
             async fn claim_order_line(&mut self, instance: &$crate::domain::Instance) -> Result<$crate::store::OrderLineClaim, $crate::store::StoreError> {
                 let sql = format!(
-                    "INSERT INTO instances ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING RETURNING instance_id",
+                    "INSERT INTO instances ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING RETURNING instance_id",
                     $crate::store::INSTANCE_COLUMNS
                 );
                 let inserted: Option<String> =
@@ -441,7 +446,7 @@ macro_rules! impl_sql_store {
                 let updated: Option<String> = bind_instance(
                     sqlx::query_scalar(
                         "UPDATE instances SET status = $4, product_id = $5, expire_time_ms = $6, trial = $7, last_order_id = $8, plan = $9, \
-                         app_info = $10, updated_at_ms = $12, buyer = $13 WHERE instance_id = $1 AND order_id = $2 AND order_line_id = $3 \
+                         app_info = $10, updated_at_ms = $12, buyer = $13, refusal = $14 WHERE instance_id = $1 AND order_id = $2 AND order_line_id = $3 \
                          AND created_at_ms = $11 RETURNING instance_id",
                     ),
                     instance,

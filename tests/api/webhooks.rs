@@ -260,6 +260,7 @@ async fn webhook_provisioning_end_to_end(kind: StoreKind) {
         deliver(s);
         s.provisioning.mode = koogate::provisioning::ProvisioningMode::Webhook;
         s.provisioning.endpoint = application_url;
+        s.provisioning.sync_wait_ms = 0; // the asynchronous path; the synchronous one is tested below
         s.marketplace.api_base = platform_url;
         s.marketplace.fallback_base = String::new();
         s.marketplace.ak = "PROVAK".into();
@@ -373,6 +374,7 @@ async fn a_release_during_provisioning_is_repeated_after_the_provisioning_outcom
         deliver(s);
         s.provisioning.mode = koogate::provisioning::ProvisioningMode::Webhook;
         s.provisioning.endpoint = endpoint;
+        s.provisioning.sync_wait_ms = 0;
     })
     .await;
     let answer = app.call(new_instance(&order_id())).await;
@@ -463,7 +465,86 @@ async fn an_order_the_marketplace_does_not_have_is_not_asked_for_again(kind: Sto
     assert!(sync.last_error.as_deref().unwrap().contains("MKT.0100"), "{:?}", sync.last_error);
 }
 
+/// An app in webhook mode whose application answers `answer` (after `delay_ms`), waiting `sync_wait_ms`.
+async fn provisioning_app(kind: StoreKind, answer: Value, delay_ms: u64, sync_wait_ms: u64) -> (TestApp, Receiver, Receiver) {
+    let application = Receiver::start(answer).await;
+    application.delay_ms.store(delay_ms, Ordering::SeqCst);
+    let feed = Receiver::start(json!({})).await;
+    let (deliver, endpoint) = (deliver_to(&feed), application.url());
+    let app = TestApp::spawn_with(kind, move |s| {
+        deliver(s);
+        s.provisioning.mode = koogate::provisioning::ProvisioningMode::Webhook;
+        s.provisioning.endpoint = endpoint;
+        s.provisioning.sync_wait_ms = sync_wait_ms;
+    })
+    .await;
+    (app, application, feed)
+}
+
+async fn a_quick_application_is_answered_within_new_instance(kind: StoreKind) {
+    let (app, application, feed) =
+        provisioning_app(kind, json!({"frontEndUrl": "https://quick.example.com/", "password": "pw-quick"}), 0, 3000).await;
+    let answer = app.call(new_instance(&order_id())).await;
+    assert_eq!(code(&answer), "000000", "provisioned within the call: {answer}");
+    let id = answer["instanceId"].as_str().unwrap().to_owned();
+    let query = app.call(json!({"activity": "queryInstance", "instanceId": id})).await;
+    assert_eq!(query["info"][0]["appInfo"]["password"], "pw-quick");
+    assert_eq!(types(&feed.wait_for(2).await), ["instance.created", "instance.provisioned"]);
+    // The queued job finds the instance provisioned and does not ask again.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let requests = application.events();
+    assert_eq!(requests.len(), 1, "the application is asked once");
+    assert_eq!(requests[0].id, format!("provision-{id}"));
+    let rows = app.store.audit_for_instance(&id).await.unwrap();
+    assert_eq!(
+        (rows[0].activity.as_deref(), rows[0].result_code.as_str()),
+        (Some("newInstance"), "000000"),
+        "the audit row has the answer sent"
+    );
+}
+
+async fn a_slow_application_is_answered_000004_and_provisioned_by_the_job(kind: StoreKind) {
+    let (app, application, _feed) = provisioning_app(kind, json!({"frontEndUrl": "https://slow.example.com/"}), 1200, 300).await;
+    let started = std::time::Instant::now();
+    let answer = app.call(new_instance(&order_id())).await;
+    assert_eq!(code(&answer), "000004", "{answer}");
+    assert!(started.elapsed() < Duration::from_millis(1200), "answered after the synchronous wait, not after the application");
+    let id = answer["instanceId"].as_str().unwrap().to_owned();
+    assert_eq!(code(&query_until_settled(&app, &id).await), "000000");
+    let requests = application.events();
+    assert!(requests.iter().all(|request| request.id == format!("provision-{id}")), "one message ID for every attempt: {requests:?}");
+}
+
+async fn an_application_refusal_is_answered_with_its_code(kind: StoreKind) {
+    let refusal = json!({"resultCode": "000105", "resultMsg": "the account already holds this product"});
+    let (app, _application, feed) = provisioning_app(kind, refusal, 0, 3000).await;
+    let order = order_id();
+    let answer = app.call(new_instance(&order)).await;
+    assert_eq!((code(&answer), answer["resultMsg"].as_str()), ("000105", Some("the account already holds this product")), "{answer}");
+    let id = answer["instanceId"].as_str().unwrap().to_owned();
+    assert_eq!(code(&app.call(new_instance(&order)).await), "000105", "a redelivery answers the refusal");
+    assert_eq!(code(&app.call(json!({"activity": "queryInstance", "instanceId": id})).await), "000105");
+    let deliveries = feed.wait_for(2).await;
+    assert_eq!(types(&deliveries), ["instance.created", "instance.refused"]);
+    assert_eq!(deliveries[1].body["data"]["refusal"]["code"], "000105");
+    let instance = app.store.instance(&id).await.unwrap().unwrap();
+    assert_eq!((instance.status.as_str(), instance.refusal.unwrap().code.as_str()), ("failed", "000105"));
+
+    // Refused after the call was answered 000004: later calls answer the refusal.
+    let (app, _application, _feed) = provisioning_app(kind, json!({"resultCode": "000106", "resultMsg": "sold out"}), 0, 0).await;
+    let answer = app.call(new_instance(&order_id())).await;
+    assert_eq!(code(&answer), "000004");
+    let query = query_until_settled(&app, answer["instanceId"].as_str().unwrap()).await;
+    assert_eq!((code(&query), query["resultMsg"].as_str()), ("000106", Some("sold out")));
+    // An answer that is neither app info nor a refusal is an error of the application: retried, not taken.
+    let (app, _application, _feed) = provisioning_app(kind, json!({"resultCode": "000002", "resultMsg": "?"}), 0, 3000).await;
+    assert_eq!(code(&app.call(new_instance(&order_id())).await), "000004");
+}
+
 store_tests!(
+    a_quick_application_is_answered_within_new_instance,
+    a_slow_application_is_answered_000004_and_provisioned_by_the_job,
+    an_application_refusal_is_answered_with_its_code,
     an_order_the_marketplace_does_not_have_is_not_asked_for_again,
     template_mode_fetches_the_purchase_order_in_the_background,
     debug_events_are_sent_when_asked_for,

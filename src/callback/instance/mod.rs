@@ -13,9 +13,9 @@ mod release_instance;
 mod update_instance_status;
 mod upgrade_instance;
 
-use super::command::{Command, Outcome};
+use super::command::{Command, InstanceState, Outcome, Refusal};
 use crate::crypto::{OpenError, Sealer};
-use crate::domain::{EventType, Instance, InstanceId, OrderId, Transition};
+use crate::domain::{EventType, Instance, InstanceId, InstanceStatus, OrderId, Transition};
 use crate::outbox::{Outbox, queue_order_sync};
 use crate::protocol::result::ResultCode;
 use crate::provisioning::Provisioner;
@@ -28,6 +28,8 @@ pub struct Context<'a> {
     pub outbox: &'a Outbox,
     /// How long asynchronous provisioning may take before the instance is failed.
     pub provision_horizon_ms: i64,
+    /// How long the provisioning job waits before its first attempt (the call's own synchronous try).
+    pub provision_delay_ms: i64,
     /// The open APIs are configured: fetch the orders of purchases, upgrades and renewals (retried
     /// this long).
     pub sync_orders_for_ms: Option<i64>,
@@ -56,6 +58,24 @@ pub async fn run(context: &Context<'_>, tx: &mut dyn Transaction, command: Comma
         Command::UpgradeInstance(command) => upgrade_instance::run(context, tx, command).await,
         Command::ChangeInstanceCheck(command) => change_instance_check::run(context, tx, command).await,
     }
+}
+
+/// A `newInstance`'s answer from its instance as it stands, the same for the first and every repeated
+/// delivery (and after the call's synchronous provisioning attempt).
+pub fn instance_outcome(sealer: &Sealer, instance: &Instance, created: bool) -> Result<Outcome, Error> {
+    let state = match (&instance.status, &instance.refusal) {
+        (InstanceStatus::Provisioning, _) => InstanceState::Provisioning,
+        (InstanceStatus::Failed, Some(refusal)) => InstanceState::Refused(refusal_of(refusal)),
+        (InstanceStatus::Failed, None) => InstanceState::Failed,
+        _ => InstanceState::Ready(instance.app_info.as_ref().map(|info| info.open(sealer, &instance.instance_id)).transpose()?),
+    };
+    Ok(Outcome::Instance { instance_id: InstanceId::new(instance.instance_id.clone()), state, created })
+}
+
+/// The stored refusal as answered (a code that is not a refusal code can only come from a damaged row).
+fn refusal_of(refusal: &crate::domain::OrderRefusal) -> Refusal {
+    let code = ResultCode::refusal(&refusal.code).unwrap_or(ResultCode::Internal);
+    Refusal { code, message: refusal.message.clone() }
 }
 
 fn not_found(instance_id: &InstanceId) -> Outcome {

@@ -1,6 +1,6 @@
 //! `newInstance` (saas-v2.md §3): claim the order line and provision once, however often it is delivered.
 
-use super::{Context, Error, apply_order_facts};
+use super::{Context, Error, apply_order_facts, instance_outcome};
 use crate::callback::command::{InstanceState, NewInstance, Outcome};
 use crate::domain::{EventType, Instance, InstanceId, InstanceStatus};
 use crate::outbox::queue_order_sync;
@@ -19,7 +19,7 @@ pub async fn run(context: &Context<'_>, tx: &mut dyn Transaction, command: NewIn
             context.outbox.debug_event(tx, EventType::Created, &instance_id, data, context.now_ms).await?;
         }
         let app_info = context.provisioner.debug_app_info(&instance_id);
-        return Ok(Outcome::Instance { instance_id: InstanceId::new(instance_id), state: InstanceState::Ready(app_info) });
+        return Ok(Outcome::Instance { instance_id: InstanceId::new(instance_id), state: InstanceState::Ready(app_info), created: false });
     }
     let provisioned =
         context.provisioner.provision(&ProvisionRequest { instance_id: proposed_id, order_id, order_line_id: &command.order_line_id });
@@ -53,26 +53,18 @@ pub async fn run(context: &Context<'_>, tx: &mut dyn Transaction, command: NewIn
             if instance.status == InstanceStatus::Provisioning {
                 // Not ordered behind the event feed: provisioning must go ahead even while the feed's
                 // receiver is failing (a release meanwhile is repeated after the outcome instead).
+                // With synchronous provisioning the call itself tries first; the job is the fallback.
                 let key = format!("{}:{}", JobKind::Provision, instance.instance_id);
                 let payload = json!({ "instanceId": instance.instance_id });
-                tx.enqueue(&NewJob::due_now(JobKind::Provision, key, payload, context.now_ms, context.provision_horizon_ms)).await?;
+                let job = NewJob::due_now(JobKind::Provision, key, payload, context.now_ms, context.provision_horizon_ms);
+                tx.enqueue(&NewJob { run_after_ms: context.now_ms + context.provision_delay_ms, ..job }).await?;
             }
-            outcome(context, &instance)
+            instance_outcome(context.sealer, &instance, true)
         }
-        OrderLineClaim::Existing(existing) => outcome(context, &existing),
+        OrderLineClaim::Existing(existing) => instance_outcome(context.sealer, &existing, false),
         OrderLineClaim::InstanceIdTaken => Ok(Outcome::refused(
             ResultCode::InvalidParam,
             format!("businessId {} is already the instanceId of another order line", instance.instance_id),
         )),
     }
-}
-
-/// The order line's instance as it stands, the same for the first and every repeated delivery.
-fn outcome(context: &Context<'_>, instance: &Instance) -> Result<Outcome, Error> {
-    let state = match instance.status {
-        InstanceStatus::Provisioning => InstanceState::Provisioning,
-        InstanceStatus::Failed => InstanceState::Failed,
-        _ => InstanceState::Ready(instance.app_info.as_ref().map(|info| info.open(context.sealer, &instance.instance_id)).transpose()?),
-    };
-    Ok(Outcome::Instance { instance_id: InstanceId::new(instance.instance_id.clone()), state })
 }

@@ -34,7 +34,10 @@ fn not_ready(found: &[Instance]) -> Outcome {
     if let Some(instance) = with_status(InstanceStatus::Provisioning) {
         Outcome::refused(ResultCode::InProgress, format!("instance {} is still being provisioned", instance.instance_id))
     } else if let Some(instance) = with_status(InstanceStatus::Failed) {
-        Outcome::refused(ResultCode::Internal, format!("provisioning of instance {} failed", instance.instance_id))
+        match &instance.refusal {
+            Some(refusal) => Outcome::Refused(super::refusal_of(refusal)),
+            None => Outcome::refused(ResultCode::Internal, format!("provisioning of instance {} failed", instance.instance_id)),
+        }
     } else {
         Outcome::refused(ResultCode::InstanceNotFound, "the requested instances have been released")
     }

@@ -24,7 +24,7 @@ fn envelope(outcome: &Outcome, cipher: &V1Cipher) -> Result<Envelope, &'static s
     let encrypt_type = || json!(cipher.size().encrypt_type());
     Ok(match outcome {
         Outcome::Success => Envelope::success(),
-        Outcome::Instance { instance_id, state } => match state {
+        Outcome::Instance { instance_id, state, .. } => match state {
             InstanceState::Ready(app_info) => {
                 let envelope = Envelope::success().with("encryptType", encrypt_type()).with("instanceId", json!(instance_id.as_str()));
                 match app_info {
@@ -37,6 +37,9 @@ fn envelope(outcome: &Outcome, cipher: &V1Cipher) -> Result<Envelope, &'static s
             }
             InstanceState::Failed => Envelope::refusal(ResultCode::Internal, "provisioning of the instance failed")
                 .with("instanceId", json!(instance_id.as_str())),
+            InstanceState::Refused(refusal) => {
+                Envelope::refusal(refusal.code, refusal.message.clone()).with("instanceId", json!(instance_id.as_str()))
+            }
         },
         Outcome::Instances(instances) => {
             let info = instances.iter().map(|instance| instance_info(instance, cipher)).collect::<Result<Vec<_>, _>>()?;
@@ -91,7 +94,8 @@ mod tests {
     #[test]
     fn credentials_are_encrypted_with_a_fresh_iv_and_decrypt_to_the_same_text() {
         let cipher = V1Cipher::new("v1-test-key", KeySize::Aes256);
-        let outcome = Outcome::Instance { instance_id: InstanceId::new("i-1"), state: InstanceState::Ready(Some(app_info("pw-1"))) };
+        let state = InstanceState::Ready(Some(app_info("pw-1")));
+        let outcome = Outcome::Instance { instance_id: InstanceId::new("i-1"), state, created: true };
         let first: Value = serde_json::from_slice(&render(&outcome, &cipher).bytes).unwrap();
         let second: Value = serde_json::from_slice(&render(&outcome, &cipher).bytes).unwrap();
         assert_eq!(

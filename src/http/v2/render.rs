@@ -16,12 +16,13 @@ pub fn render(outcome: &Outcome) -> Answer {
 fn envelope(outcome: &Outcome) -> Envelope {
     match outcome {
         Outcome::Success => Envelope::success(),
-        Outcome::Instance { instance_id, state } => {
+        Outcome::Instance { instance_id, state, .. } => {
             let envelope = match state {
                 // V2 delivers credentials through queryInstance, not in newInstance's answer.
                 InstanceState::Ready(_) => Envelope::success(),
                 InstanceState::Provisioning => Envelope::refusal(ResultCode::InProgress, "instance is being provisioned"),
                 InstanceState::Failed => Envelope::refusal(ResultCode::Internal, "provisioning of the instance failed"),
+                InstanceState::Refused(refusal) => Envelope::refusal(refusal.code, refusal.message.clone()),
             };
             envelope.with("instanceId", json!(instance_id.as_str()))
         }
