@@ -3,6 +3,7 @@
 //! rest of the program can trust them; secrets are `SecretString`s and never printed.
 
 use crate::protocol::keys::KeyType;
+use crate::protocol::result::ResultCode;
 use crate::provisioning::{ProvisioningMode, ProvisioningSettings};
 use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
@@ -292,6 +293,15 @@ pub struct AdminSettings {
 #[serde(deny_unknown_fields)]
 pub struct V2Settings {
     pub emit_body_sign: bool,
+    /// The `resultCode` of a `changeInstanceCheck` the application's change policy refuses.
+    pub change_check_refuse_code: String,
+}
+
+impl V2Settings {
+    /// `change_check_refuse_code` as a result code (checked at start-up to be a refusal).
+    pub fn change_check_refusal(&self) -> ResultCode {
+        ResultCode::parse(&self.change_check_refuse_code).unwrap_or(ResultCode::InvalidParam)
+    }
 }
 
 /// The `[v1]` settings: the GET wire format of older listings (saas-v1.md).
@@ -355,7 +365,7 @@ impl Settings {
         }
         let p = &self.provisioning;
         p.check()?;
-        let needs_secret = !self.webhook.url.is_empty() || p.mode == ProvisioningMode::Webhook;
+        let needs_secret = !self.webhook.url.is_empty() || p.mode == ProvisioningMode::Webhook || !p.change_check_endpoint.is_empty();
         if !self.webhook.url.is_empty() && !is_http_url(&self.webhook.url) {
             bail!("webhook.url must be an http(s) URL");
         }
@@ -375,6 +385,11 @@ impl Settings {
         self.marketplace.bases()?;
         if self.marketplace.max_attempts == 0 {
             bail!("marketplace.max_attempts must be at least 1");
+        }
+        if ResultCode::parse(&self.v2.change_check_refuse_code)
+            .is_none_or(|code| matches!(code, ResultCode::Success | ResultCode::InProgress))
+        {
+            bail!("v2.change_check_refuse_code must be a refusal code such as 000002 (000001-000005 but 000004, or 000100-000107)");
         }
         if crate::protocol::v1::KeySize::from_bits(self.v1.request_encrypt_bits).is_none() {
             bail!("v1.request_encrypt_bits must be 128 or 256");
@@ -466,6 +481,20 @@ mod tests {
         assert!(Settings::load(Some(&path)).unwrap_err().to_string().contains("keys.basic holds a key of 5 characters"));
         std::fs::write(&path, "[server]\nbase_path = \"/a/{id}\"\n").unwrap();
         assert!(Settings::load(Some(&path)).unwrap_err().to_string().contains("server.base_path"));
+        for (setting, named) in [
+            ("[v2]\nchange_check_refuse_code = \"000000\"\n", "v2.change_check_refuse_code"),
+            ("[v2]\nchange_check_refuse_code = \"nope\"\n", "v2.change_check_refuse_code"),
+            ("[v1]\nrequest_encrypt_bits = 192\n", "v1.request_encrypt_bits"),
+            ("[provisioning]\nsync_wait_ms = 5000\n", "provisioning.sync_wait_ms"),
+            ("[provisioning]\nchange_check_endpoint = \"ftp://x\"\n", "provisioning.change_check_endpoint"),
+            ("[keys]\nv1 = \"short\"\n", "keys.v1"),
+        ] {
+            std::fs::write(&path, setting).unwrap();
+            let error = Settings::load(Some(&path)).unwrap_err().to_string();
+            assert!(error.contains(named), "{setting}: {error}");
+        }
+        std::fs::write(&path, "[v2]\nchange_check_refuse_code = \"000105\"\n").unwrap();
+        assert_eq!(Settings::load(Some(&path)).unwrap().v2.change_check_refuse_code, "000105");
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct ProvisioningSettings {
     /// How long `newInstance` waits for the application before answering `000004` (webhook mode);
     /// 0 = always asynchronous.
     pub sync_wait_ms: u64,
+    /// The application's change policy for `changeInstanceCheck`; "" = every live instance may change.
+    pub change_check_endpoint: String,
     pub front_end_url: String,
     pub admin_url: String,
     pub user_name: String,
@@ -49,9 +51,13 @@ impl ProvisioningSettings {
             bail!("provisioning.password_length must be between 12 and 128");
         }
         check_templates(self)?;
-        let is_http_url = url::Url::parse(&self.endpoint).is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
-        if self.mode == ProvisioningMode::Webhook && !is_http_url {
+        let is_http_url =
+            |text: &str| url::Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
+        if self.mode == ProvisioningMode::Webhook && !is_http_url(&self.endpoint) {
             bail!("provisioning.endpoint must be an http(s) URL when provisioning.mode = \"webhook\"");
+        }
+        if !self.change_check_endpoint.is_empty() && !is_http_url(&self.change_check_endpoint) {
+            bail!("provisioning.change_check_endpoint must be an http(s) URL (or \"\" to allow every change)");
         }
         Ok(())
     }
@@ -104,6 +110,22 @@ pub trait Provisioner: Send + Sync + 'static {
 pub trait ProvisionNow: Send + Sync {
     /// Asks the application and records its answer; failures are left to the job (logged only).
     async fn provision_now(&self, instance_id: &str);
+}
+
+/// The application's answer to a renewal to another spec (`changeInstanceCheck`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeVerdict {
+    Allowed,
+    /// Refused, with the application's reason (answered as `resultMsg`).
+    Refused(String),
+    /// The application could not be asked (unreachable, no valid answer): answered `000005`.
+    Unavailable(String),
+}
+
+/// The application's change policy, asked before `changeInstanceCheck` is answered.
+#[async_trait::async_trait]
+pub trait ChangePolicy: Send + Sync {
+    async fn check_change(&self, instance: &crate::domain::Instance, product: &serde_json::Value) -> ChangeVerdict;
 }
 
 /// Renders `provisioning.*` templates and generates a random initial password, stored sealed.
@@ -259,6 +281,7 @@ mod tests {
             endpoint: String::new(),
             horizon_secs: 10800,
             sync_wait_ms: 3000,
+            change_check_endpoint: String::new(),
             front_end_url: "https://app.example.com/t/{instanceId}".into(),
             admin_url: "https://admin.example.com/{orderId}/{orderLineId}".into(),
             user_name: "admin".into(),

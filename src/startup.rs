@@ -88,6 +88,9 @@ impl Application {
             provision_now: (settings.provisioning.mode == ProvisioningMode::Webhook && settings.provisioning.sync_wait_ms > 0)
                 .then(|| worker.clone() as Arc<dyn crate::provisioning::ProvisionNow>),
             provision_sync_ms: settings.provisioning.sync_wait_ms as i64,
+            change_policy: (!settings.provisioning.change_check_endpoint.is_empty())
+                .then(|| worker.clone() as Arc<dyn crate::provisioning::ChangePolicy>),
+            change_refusal: settings.v2.change_check_refusal(),
         };
         let state = AppState::new(Shared { settings, pipeline });
         Ok(Application { listener, state, audit_writer, worker, admin })

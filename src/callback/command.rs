@@ -7,6 +7,7 @@
 
 use crate::domain::{AppInfo, Buyer, InstanceId, OrderId, RefreshScene, StatusChange};
 use crate::protocol::result::ResultCode;
+use crate::provisioning::ChangeVerdict;
 
 /// One marketplace operation with its typed, validated arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +126,9 @@ pub struct UpgradeInstance {
 pub struct ChangeInstanceCheck {
     pub instance_id: InstanceId,
     pub product: ProductSpec,
+    /// The application's change policy's answer, when one is configured: asked by the pipeline before
+    /// the transaction (adapters leave it `None`).
+    pub verdict: Option<ChangeVerdict>,
 }
 
 /// The target spec of a renewal change.
@@ -134,6 +138,18 @@ pub struct ProductSpec {
     pub sku_code: String,
     pub linear_value: Option<i64>,
     pub product_name: String,
+}
+
+impl ProductSpec {
+    /// As the application's change policy receives it (`productInfo`).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "productId": self.product_id,
+            "skuCode": self.sku_code,
+            "linearValue": self.linear_value,
+            "productName": self.product_name,
+        })
+    }
 }
 
 /// What an operation answers, before any wire format renders it.

@@ -30,7 +30,7 @@ use super::instance::{self, Context};
 use crate::crypto::Sealer;
 use crate::outbox::Outbox;
 use crate::protocol::result::ResultCode;
-use crate::provisioning::{ProvisionNow, Provisioner};
+use crate::provisioning::{ChangePolicy, ChangeVerdict, ProvisionNow, Provisioner};
 use crate::store::{AuditEntry, Store};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -94,6 +94,9 @@ pub struct Pipeline {
     /// most `provision_sync_ms` (within the budget); `None` = always asynchronous.
     pub provision_now: Option<Arc<dyn ProvisionNow>>,
     pub provision_sync_ms: i64,
+    /// The application's change policy for `changeInstanceCheck`, and the code of its refusals.
+    pub change_policy: Option<Arc<dyn ChangePolicy>>,
+    pub change_refusal: ResultCode,
 }
 
 impl Pipeline {
@@ -107,7 +110,8 @@ impl Pipeline {
     }
 
     /// Runs a verified call within the budget and answers it with `render`.
-    pub async fn run(&self, call: Call, render: impl Fn(&Outcome) -> Answer + Sync, mut record: Record) -> Answer {
+    pub async fn run(&self, mut call: Call, render: impl Fn(&Outcome) -> Answer + Sync, mut record: Record) -> Answer {
+        self.consult_change_policy(&mut call, record.started).await;
         let answer = match tokio::time::timeout(CALLBACK_BUDGET, self.in_transaction(call, &render, &mut record)).await {
             Ok(Ok(Committed::Answered(answer))) => answer,
             Ok(Ok(Committed::Provisioning(instance_id))) => self.provision_within_budget(&instance_id, &render, &mut record).await,
@@ -152,6 +156,7 @@ impl Pipeline {
                     outbox: &self.outbox,
                     provision_horizon_ms: self.provision_horizon_ms,
                     provision_delay_ms: if self.provision_now.is_some() { self.provision_sync_ms } else { 0 },
+                    change_refusal: self.change_refusal,
                     sync_orders_for_ms: self.sync_orders_for_ms,
                     debug: call.debug,
                     now_ms: call.now_ms,
@@ -231,6 +236,24 @@ impl Pipeline {
             self.audit.submit(record.audit.clone());
         }
         answer
+    }
+}
+
+impl Pipeline {
+    /// Asks the application's change policy about a real `changeInstanceCheck` of a live instance, before
+    /// the transaction (the check changes nothing; no database lock waits for the application), within
+    /// at most 3 s of the budget.
+    async fn consult_change_policy(&self, call: &mut Call, started: std::time::Instant) {
+        let (Some(policy), Ok(Command::ChangeInstanceCheck(check)), false) = (&self.change_policy, &mut call.command, call.debug) else {
+            return;
+        };
+        let Ok(Some(instance)) = self.store.instance(check.instance_id.as_str()).await else { return };
+        if instance.status == crate::domain::InstanceStatus::Released {
+            return;
+        }
+        let wait = CALLBACK_BUDGET.saturating_sub(started.elapsed()).saturating_sub(AUDIT_RESERVE).min(Duration::from_secs(3));
+        let verdict = tokio::time::timeout(wait, policy.check_change(&instance, &check.product.to_json())).await;
+        check.verdict = Some(verdict.unwrap_or_else(|_| ChangeVerdict::Unavailable(format!("no answer within {} ms", wait.as_millis()))));
     }
 }
 

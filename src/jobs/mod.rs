@@ -7,7 +7,13 @@
 //! backoff and jitter until the job's deadline; then the job is dead, visible to operators
 //! (`koogate jobs list`, the admin API) and retryable. Delivery is therefore at-least-once: receivers
 //! deduplicate by event ID.
+//!
+//! The worker is also koogate's client of the merchant's application, so the two calls the marketplace
+//! waits for use it directly, within the callback's budget: the first provisioning attempt of
+//! `newInstance` (`provision.rs`, [`crate::provisioning::ProvisionNow`]) and the change policy of
+//! `changeInstanceCheck` (`change_check.rs`).
 
+mod change_check;
 mod deliver;
 mod order_sync;
 mod provision;

@@ -76,6 +76,21 @@ impl ResultCode {
         Refusal::EmailDomain,
     ];
 
+    /// The code a `resultCode` names, if koogate answers it.
+    pub fn parse(code: &str) -> Option<ResultCode> {
+        [
+            ResultCode::Success,
+            ResultCode::AuthFailed,
+            ResultCode::InvalidParam,
+            ResultCode::InstanceNotFound,
+            ResultCode::InProgress,
+            ResultCode::Internal,
+        ]
+        .into_iter()
+        .find(|known| known.code() == code)
+        .or_else(|| ResultCode::refusal(code))
+    }
+
     /// The refusal a code names (`000100`–`000107`), if it names one.
     pub fn refusal(code: &str) -> Option<ResultCode> {
         ResultCode::REFUSALS.into_iter().map(ResultCode::Refusal).find(|refusal| refusal.code() == code)
@@ -136,6 +151,9 @@ mod tests {
         assert_eq!(ResultCode::refusal("000105"), Some(ResultCode::Refusal(Refusal::AlreadyEntitled)));
         assert_eq!(ResultCode::refusal("000000"), None);
         assert_eq!(ResultCode::refusal("000108"), None);
+        assert_eq!(ResultCode::parse("000002"), Some(ResultCode::InvalidParam));
+        assert_eq!(ResultCode::parse("000107"), Some(ResultCode::Refusal(Refusal::EmailDomain)));
+        assert_eq!(ResultCode::parse("12345"), None);
     }
 
     #[test]

@@ -541,7 +541,56 @@ async fn an_application_refusal_is_answered_with_its_code(kind: StoreKind) {
     assert_eq!(code(&app.call(new_instance(&order_id())).await), "000004");
 }
 
+async fn the_application_change_policy_decides_change_instance_check(kind: StoreKind) {
+    let policy = Receiver::start(json!({"allow": false, "reason": "30 GB used, more than the smaller plan holds"})).await;
+    let endpoint = policy.url();
+    let app = TestApp::spawn_with(kind, move |s| {
+        s.webhook.secret = Some(SECRET.into());
+        s.provisioning.change_check_endpoint = endpoint;
+        s.v2.change_check_refuse_code = "000105".into();
+    })
+    .await;
+    let (id, _) = create_instance(&app).await;
+    let check = |instance_id: &str| {
+        json!({"activity": "changeInstanceCheck", "instanceId": instance_id,
+               "productInfo": {"productId": "OFFI-SMALL", "skuCode": "sku-small", "linearValue": 10, "productName": "Small"}})
+    };
+    let answer = app.call(check(&id)).await;
+    assert_eq!((code(&answer), answer["resultMsg"].as_str()), ("000105", Some("30 GB used, more than the smaller plan holds")));
+    let asked = policy.events();
+    assert_eq!(asked.len(), 1);
+    assert!(asked[0].signature_valid);
+    assert_eq!((asked[0].body["type"].as_str(), asked[0].body["instanceId"].as_str()), (Some("instance.change_check"), Some(id.as_str())));
+    assert_eq!(asked[0].body["data"]["productInfo"]["skuCode"], "sku-small");
+
+    // Debug calls and unknown instances are answered without asking.
+    assert_eq!(code(&app.call(with(check("made-up"), json!({"testFlag": "1"}))).await), "000000");
+    assert_eq!(code(&app.call(check("never-created")).await), "000003");
+    assert_eq!(policy.events().len(), 1);
+
+    policy.fail_with.store(500, Ordering::SeqCst);
+    let answer = app.call(check(&id)).await;
+    assert_eq!(code(&answer), "000005", "a policy that cannot be asked is not a yes: {answer}");
+}
+
+async fn an_allowing_change_policy_answers_success(kind: StoreKind) {
+    let policy = Receiver::start(json!({"allow": true})).await;
+    let endpoint = policy.url();
+    let app = TestApp::spawn_with(kind, move |s| {
+        s.webhook.secret = Some(SECRET.into());
+        s.provisioning.change_check_endpoint = endpoint;
+    })
+    .await;
+    let (id, _) = create_instance(&app).await;
+    let check = json!({"activity": "changeInstanceCheck", "instanceId": id,
+                       "productInfo": {"productId": "OFFI-BIG", "skuCode": "sku-big", "productName": "Big"}});
+    assert_eq!(code(&app.call(check).await), "000000");
+    assert_eq!(policy.events().len(), 1);
+}
+
 store_tests!(
+    the_application_change_policy_decides_change_instance_check,
+    an_allowing_change_policy_answers_success,
     a_quick_application_is_answered_within_new_instance,
     a_slow_application_is_answered_000004_and_provisioned_by_the_job,
     an_application_refusal_is_answered_with_its_code,

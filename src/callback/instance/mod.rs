@@ -33,6 +33,8 @@ pub struct Context<'a> {
     /// The open APIs are configured: fetch the orders of purchases, upgrades and renewals (retried
     /// this long).
     pub sync_orders_for_ms: Option<i64>,
+    /// The answer to a change the application's change policy refuses (`v2.change_check_refuse_code`).
+    pub change_refusal: ResultCode,
     /// `testFlag` = 1: validate and answer, but touch no real instance.
     pub debug: bool,
     pub now_ms: i64,

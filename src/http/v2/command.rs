@@ -72,6 +72,7 @@ pub fn command(activity: Activity, fields: &Fields) -> Result<Command, ParamErro
                     linear_value: info.optional_integer("linearValue")?,
                     product_name: info.required("productName", 64)?,
                 },
+                verdict: None,
             })
         }
     })

@@ -1,0 +1,53 @@
+//! The application's change policy (`provisioning.change_check_endpoint`), asked when the marketplace
+//! checks a renewal to another spec (`changeInstanceCheck`, saas-v2.md §9), e.g. to refuse a downgrade
+//! below what the tenant uses.
+//!
+//! Request: POST, signed like the event feed, `{"id", "type": "instance.change_check", "occurredAt",
+//! "instanceId", "data": {instance…, "productInfo": {"productId", "skuCode", "linearValue", "productName"}}}`.
+//! Answer: 2xx `{"allow": true}` or `{"allow": false, "reason": "…"}`. Anything else (an error status, no
+//! `allow`, no answer) means the policy could not be asked; the call is answered `000005` and the
+//! marketplace asks again.
+
+use super::Worker;
+use crate::domain::Instance;
+use crate::outbox::instance_data;
+use crate::protocol::result::RESULT_MSG_MAX_CHARS;
+use crate::provisioning::{ChangePolicy, ChangeVerdict};
+use serde_json::{Value, json};
+
+#[async_trait::async_trait]
+impl ChangePolicy for Worker {
+    async fn check_change(&self, instance: &Instance, product: &Value) -> ChangeVerdict {
+        let message_id = format!("change-check-{}", uuid::Uuid::new_v4());
+        let mut data = instance_data(instance);
+        data.insert("productInfo".into(), product.clone());
+        let body = json!({
+            "id": message_id,
+            "type": "instance.change_check",
+            "occurredAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "instanceId": instance.instance_id,
+            "data": data,
+        });
+        let bytes = serde_json::to_vec(&body).expect("bodies serialise");
+        let response = match self.post_signed(&self.settings.provisioning.change_check_endpoint, &message_id, &bytes).await {
+            Ok(response) => response,
+            Err(error) => return ChangeVerdict::Unavailable(error.message().to_owned()),
+        };
+        if !response.status().is_success() {
+            return ChangeVerdict::Unavailable(format!("application answered HTTP {}", response.status().as_u16()));
+        }
+        let answer: Value = match response.json().await {
+            Ok(answer) => answer,
+            Err(_) => return ChangeVerdict::Unavailable("application's answer is not JSON".into()),
+        };
+        match answer.get("allow").and_then(Value::as_bool) {
+            Some(true) => ChangeVerdict::Allowed,
+            Some(false) => {
+                let reason = answer.get("reason").and_then(Value::as_str).filter(|reason| !reason.is_empty());
+                let reason = reason.unwrap_or("the merchant does not allow this change").chars().take(RESULT_MSG_MAX_CHARS).collect();
+                ChangeVerdict::Refused(reason)
+            }
+            None => ChangeVerdict::Unavailable("application's answer has no boolean \"allow\"".into()),
+        }
+    }
+}
