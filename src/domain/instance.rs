@@ -57,26 +57,19 @@ pub struct OrderRefusal {
 /// The buyer of an instance as the marketplace described them (V1 `newInstance`), as stored: the mobile
 /// number and e-mail (sent encrypted, for creating the buyer's account) only ever sealed, bound to the
 /// instance ID.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Buyer {
     pub customer_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_name: Option<String>,
     /// The IAM sub-user, when the product creates the admin account from it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mobile_phone_sealed: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_sealed: Option<String>,
     /// `saasExtendParams` decoded, name → value (first wins), e.g. `identificationCode`.
-    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub extend_params: serde_json::Map<String, serde_json::Value>,
     /// `saasExtendParams` as received (Base64), kept for what the map cannot show.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extend_params_raw: Option<String>,
 }
 

@@ -8,12 +8,12 @@
 //! `allow`, no answer) means the policy could not be asked; the call is answered `000005` and the
 //! marketplace asks again.
 
-use super::Worker;
+use super::{ApplicationRequest, Worker};
 use crate::domain::Instance;
 use crate::outbox::instance_data;
 use crate::protocol::result::RESULT_MSG_MAX_CHARS;
 use crate::provisioning::{ChangePolicy, ChangeVerdict};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[async_trait::async_trait]
 impl ChangePolicy for Worker {
@@ -21,15 +21,9 @@ impl ChangePolicy for Worker {
         let message_id = format!("change-check-{}", uuid::Uuid::new_v4());
         let mut data = instance_data(instance);
         data.insert("productInfo".into(), product.clone());
-        let body = json!({
-            "id": message_id,
-            "type": "instance.change_check",
-            "occurredAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "instanceId": instance.instance_id,
-            "data": data,
-        });
-        let bytes = serde_json::to_vec(&body).expect("bodies serialise");
-        let response = match self.post_signed(&self.settings.provisioning.change_check_endpoint, &message_id, &bytes).await {
+        let request =
+            ApplicationRequest { message_id: &message_id, kind: "instance.change_check", instance_id: &instance.instance_id, data };
+        let response = match self.ask_application(&self.settings.provisioning.change_check_endpoint, request).await {
             Ok(response) => response,
             Err(error) => return ChangeVerdict::Unavailable(error.message().to_owned()),
         };

@@ -70,6 +70,16 @@ impl From<StoreError> for JobError {
     }
 }
 
+/// A request koogate makes of the merchant's application (provisioning, the change policy).
+struct ApplicationRequest<'a> {
+    /// `webhook-id`: the application deduplicates by it.
+    message_id: &'a str,
+    /// `type`, e.g. `instance.provision`.
+    kind: &'static str,
+    instance_id: &'a str,
+    data: serde_json::Map<String, serde_json::Value>,
+}
+
 /// Reads a job's JSON payload; one that does not parse can never run.
 fn payload(job: &Job) -> Result<serde_json::Value, JobError> {
     serde_json::from_str(&job.payload).map_err(|e| JobError::Dead(format!("bad job payload: {e}")))
@@ -220,6 +230,20 @@ impl Worker {
         let exponent = attempts.clamp(1, 30) as u32 - 1;
         let delay_ms = jobs.retry_base_ms.max(1).saturating_mul(1 << exponent.min(20)).min(jobs.retry_max_secs * 1000);
         Duration::from_millis(delay_ms).mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+    }
+
+    /// POSTs a request to the merchant's application: `{"id", "type", "occurredAt", "instanceId", "data"}`,
+    /// signed Standard Webhooks style.
+    async fn ask_application(&self, url: &str, request: ApplicationRequest<'_>) -> Result<reqwest::Response, JobError> {
+        let body = serde_json::json!({
+            "id": request.message_id,
+            "type": request.kind,
+            "occurredAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "instanceId": request.instance_id,
+            "data": request.data,
+        });
+        let bytes = serde_json::to_vec(&body).expect("bodies serialise");
+        self.post_signed(url, request.message_id, &bytes).await
     }
 
     /// Signs and POSTs a JSON body to the merchant's application, Standard Webhooks style.

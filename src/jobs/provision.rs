@@ -10,7 +10,7 @@
 //! `koogate jobs retry` can still bring it to `active`. With `provisioning.sync_wait_ms`, `newInstance`
 //! itself makes the first attempt ([`ProvisionNow`]) and the job follows only if it did not settle.
 
-use super::{JobError, Worker, payload, payload_text};
+use super::{ApplicationRequest, JobError, Worker, payload, payload_text};
 use crate::domain::{EventType, InstanceStatus, OrderRefusal, StoredAppInfo, parse_expire_time};
 use crate::marketplace::OrderLine;
 use crate::outbox::instance_data;
@@ -67,15 +67,8 @@ impl Worker {
         // The same on every attempt, the call's own and the job's (Standard Webhooks): the application
         // deduplicates by it, or by instanceId.
         let message_id = format!("provision-{instance_id}");
-        let body = json!({
-            "id": message_id,
-            "type": "instance.provision",
-            "occurredAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "instanceId": instance.instance_id,
-            "data": data,
-        });
-        let bytes = serde_json::to_vec(&body).expect("bodies serialise");
-        let response = self.post_signed(&self.settings.provisioning.endpoint, &message_id, &bytes).await?;
+        let request = ApplicationRequest { message_id: &message_id, kind: "instance.provision", instance_id, data };
+        let response = self.ask_application(&self.settings.provisioning.endpoint, request).await?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("application answered HTTP {}", status.as_u16()).into());
