@@ -91,6 +91,7 @@ impl Application {
             change_policy: (!settings.provisioning.change_check_endpoint.is_empty())
                 .then(|| worker.clone() as Arc<dyn crate::provisioning::ChangePolicy>),
             change_refusal: settings.v2.change_check_refusal(),
+            order_query: crate::marketplace::MarketplaceClient::new(&settings.marketplace).ok(),
         };
         let state = AppState::new(Shared { settings, pipeline });
         Ok(Application { listener, state, audit_writer, worker, admin })

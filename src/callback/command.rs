@@ -32,6 +32,10 @@ pub struct NewInstance {
     pub order: Option<OrderFacts>,
     /// Who bought it, when the call says so (V1), contacts already sealed for `proposed_instance_id`.
     pub buyer: Option<Box<Buyer>>,
+    /// The product that identifies the instance within its order: one instance per (order, product),
+    /// whatever the order line (V1: whenever the call names the product; V2: pay-per-use orders, from the
+    /// order query the pipeline makes before the transaction).
+    pub order_product: Option<String>,
 }
 
 /// An order's facts as a call states them: V1 calls carry them, V2 leaves them to the order query.

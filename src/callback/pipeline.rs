@@ -28,6 +28,7 @@ use super::audit::{AuditSink, response_body};
 use super::command::{Command, InstanceState, Outcome, Refusal};
 use super::instance::{self, Context};
 use crate::crypto::Sealer;
+use crate::marketplace::MarketplaceClient;
 use crate::outbox::Outbox;
 use crate::protocol::result::ResultCode;
 use crate::provisioning::{ChangePolicy, ChangeVerdict, ProvisionNow, Provisioner};
@@ -97,6 +98,8 @@ pub struct Pipeline {
     /// The application's change policy for `changeInstanceCheck`, and the code of its refusals.
     pub change_policy: Option<Arc<dyn ChangePolicy>>,
     pub change_refusal: ResultCode,
+    /// The open APIs, when configured: a new V2 order line's order is queried before it is claimed.
+    pub order_query: Option<MarketplaceClient>,
 }
 
 impl Pipeline {
@@ -112,6 +115,7 @@ impl Pipeline {
     /// Runs a verified call within the budget and answers it with `render`.
     pub async fn run(&self, mut call: Call, render: impl Fn(&Outcome) -> Answer + Sync, mut record: Record) -> Answer {
         self.consult_change_policy(&mut call, record.started).await;
+        self.consult_order(&mut call, record.started).await;
         let answer = match tokio::time::timeout(CALLBACK_BUDGET, self.in_transaction(call, &render, &mut record)).await {
             Ok(Ok(Committed::Answered(answer))) => answer,
             Ok(Ok(Committed::Provisioning(instance_id))) => self.provision_within_budget(&instance_id, &render, &mut record).await,
@@ -254,6 +258,39 @@ impl Pipeline {
         let wait = CALLBACK_BUDGET.saturating_sub(started.elapsed()).saturating_sub(AUDIT_RESERVE).min(Duration::from_secs(3));
         let verdict = tokio::time::timeout(wait, policy.check_change(&instance, &check.product.to_json())).await;
         check.verdict = Some(verdict.unwrap_or_else(|_| ChangeVerdict::Unavailable(format!("no answer within {} ms", wait.as_millis()))));
+    }
+}
+
+impl Pipeline {
+    /// saas-v2.md §3 step 2: a new V2 order line's order is queried within the budget (at most 2 s) before
+    /// it is claimed, so the instance starts with its plan and expiry, and a pay-per-use order is keyed
+    /// by (order, product) as well. Redeliveries are answered from the store without asking; an order
+    /// query that fails or is slow leaves it to the background order sync.
+    async fn consult_order(&self, call: &mut Call, started: std::time::Instant) {
+        let (Some(client), Ok(Command::NewInstance(new)), false) = (&self.order_query, &mut call.command, call.debug) else { return };
+        if new.order.is_some()
+            || self.store.count_instances_for_order_line(new.order_id.as_str(), &new.order_line_id).await.map_or(true, |n| n > 0)
+        {
+            return;
+        }
+        let wait = CALLBACK_BUDGET.saturating_sub(started.elapsed()).saturating_sub(AUDIT_RESERVE).min(Duration::from_secs(2));
+        let order = match tokio::time::timeout(wait, client.query_order(new.order_id.as_str(), Some(&new.order_line_id))).await {
+            Ok(Ok(order)) => order,
+            Ok(Err(error)) => return tracing::info!(%error, "order query before newInstance failed; the order sync follows"),
+            Err(_) => return tracing::info!("order query before newInstance was slow; the order sync follows"),
+        };
+        let Some(line) = order.line(&new.order_line_id) else { return };
+        let pay_per_use =
+            line.charging_mode.as_deref().is_some_and(|mode| ["ON_DEMAND", "ONDEMAND", "0"].contains(&mode.to_ascii_uppercase().as_str()));
+        if pay_per_use {
+            new.order_product = line.product_id().map(str::to_owned);
+        }
+        new.order = Some(crate::callback::command::OrderFacts {
+            product_id: line.product_id().map(str::to_owned),
+            plan: line.plan(),
+            expire_time_ms: line.expire_time.as_deref().and_then(crate::domain::parse_expire_time),
+            trial: None,
+        });
     }
 }
 

@@ -27,6 +27,9 @@ pub struct Instance {
     pub buyer: Option<Buyer>,
     /// The merchant's application refused the order (the instance is then `failed`).
     pub refusal: Option<OrderRefusal>,
+    /// The product that identifies the instance within its order (pay-per-use orders hold one instance
+    /// per product, whatever the order line); `None` where the order line alone identifies it.
+    pub order_product: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
@@ -158,6 +161,7 @@ impl Instance {
             app_info,
             buyer: None,
             refusal: None,
+            order_product: None,
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
         }

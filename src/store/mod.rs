@@ -39,7 +39,8 @@ pub enum StoreError {
 pub enum OrderLineClaim {
     /// This call created the instance.
     Created,
-    /// An earlier delivery already created it: this is that instance.
+    /// An earlier delivery already created it (for this order line, or for this pay-per-use product of
+    /// the order): this is that instance.
     Existing(Box<Instance>),
     /// The proposed instance ID (`businessId`) already belongs to another order line.
     InstanceIdTaken,
@@ -209,7 +210,8 @@ pub async fn connect(url: &str, max_connections: u32, acquire_timeout: std::time
 }
 
 /// Columns of `instances` (read by the `FromRow` of [`Instance`] in `sql.rs`).
-const INSTANCE_COLUMNS: &str = "instance_id, order_id, order_line_id, status, product_id, expire_time_ms, trial, last_order_id, plan, app_info, created_at_ms, updated_at_ms, buyer, refusal";
+const INSTANCE_COLUMNS: &str = "instance_id, order_id, order_line_id, status, product_id, expire_time_ms, trial, last_order_id, plan, app_info, \
+     created_at_ms, updated_at_ms, buyer, refusal, order_product";
 
 /// Columns of `audit_log`, as [`AuditEntry`] reads them.
 const AUDIT_COLUMNS: &str = "received_at_ms, method, path, query, activity, instance_id, order_id, order_line_id, test_flag, verification, result_code, result_msg, duration_ms, request_body, response_body, request_headers";

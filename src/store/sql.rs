@@ -246,6 +246,7 @@ macro_rules! impl_sql_store {
                     app_info,
                     buyer,
                     refusal,
+                    order_product: row.try_get("order_product")?,
                     created_at_ms: row.try_get("created_at_ms")?,
                     updated_at_ms: row.try_get("updated_at_ms")?,
                     instance_id,
@@ -305,7 +306,7 @@ macro_rules! impl_sql_store {
             .bind(error)
         }
 
-        /// Binds every column of an instance as `$1…$14`, in the order of [`INSTANCE_COLUMNS`]
+        /// Binds every column of an instance as `$1…$15`, in the order of [`INSTANCE_COLUMNS`]
         /// (`crate::store::INSTANCE_COLUMNS`).
         fn bind_instance<'q>(
             query: sqlx::query::QueryScalar<'q, $db, String, <$db as sqlx::Database>::Arguments<'q>>,
@@ -326,6 +327,7 @@ macro_rules! impl_sql_store {
                 .bind(instance.updated_at_ms)
                 .bind($crate::store::buyer_json(instance))
                 .bind($crate::store::refusal_json(instance))
+                .bind(&instance.order_product)
         }
 
         /// Binds an audit entry; callers pass it `scrubbed()`.
@@ -373,7 +375,7 @@ macro_rules! impl_sql_store {
 
             async fn claim_order_line(&mut self, instance: &$crate::domain::Instance) -> Result<$crate::store::OrderLineClaim, $crate::store::StoreError> {
                 let sql = format!(
-                    "INSERT INTO instances ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING RETURNING instance_id",
+                    "INSERT INTO instances ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING RETURNING instance_id",
                     $crate::store::INSTANCE_COLUMNS
                 );
                 let inserted: Option<String> =
@@ -381,10 +383,19 @@ macro_rules! impl_sql_store {
                 if inserted.is_some() {
                     return Ok($crate::store::OrderLineClaim::Created);
                 }
-                // A new statement sees the row a concurrent delivery committed while the insert waited.
-                let sql = format!("SELECT {} FROM instances WHERE order_id = $1 AND order_line_id = $2", $crate::store::INSTANCE_COLUMNS);
-                let existing: Option<$crate::domain::Instance> =
-                    sqlx::query_as(&sql).bind(&instance.order_id).bind(&instance.order_line_id).fetch_optional(&mut *self.tx).await?;
+                // A new statement sees the row a concurrent delivery committed while the insert waited: the
+                // order line's instance, or the instance of the same product in this order (pay-per-use).
+                let sql = format!(
+                    "SELECT {} FROM instances WHERE order_id = $1 AND (order_line_id = $2 OR order_product = $3) \
+                     ORDER BY CASE WHEN order_line_id = $2 THEN 0 ELSE 1 END LIMIT 1",
+                    $crate::store::INSTANCE_COLUMNS
+                );
+                let existing: Option<$crate::domain::Instance> = sqlx::query_as(&sql)
+                    .bind(&instance.order_id)
+                    .bind(&instance.order_line_id)
+                    .bind(&instance.order_product)
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
                 match existing {
                     Some(instance) => Ok($crate::store::OrderLineClaim::Existing(Box::new(instance))),
                     None => Ok($crate::store::OrderLineClaim::InstanceIdTaken),
@@ -446,7 +457,7 @@ macro_rules! impl_sql_store {
                 let updated: Option<String> = bind_instance(
                     sqlx::query_scalar(
                         "UPDATE instances SET status = $4, product_id = $5, expire_time_ms = $6, trial = $7, last_order_id = $8, plan = $9, \
-                         app_info = $10, updated_at_ms = $12, buyer = $13, refusal = $14 WHERE instance_id = $1 AND order_id = $2 AND order_line_id = $3 \
+                         app_info = $10, updated_at_ms = $12, buyer = $13, refusal = $14, order_product = $15 WHERE instance_id = $1 AND order_id = $2 AND order_line_id = $3 \
                          AND created_at_ms = $11 RETURNING instance_id",
                     ),
                     instance,

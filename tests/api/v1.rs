@@ -255,6 +255,9 @@ async fn pay_per_use_orders_hold_one_instance_per_product(kind: StoreKind) {
     let a_again = call(&app, &product("OFFI-A")).await;
     assert_ne!(a["instanceId"], b["instanceId"]);
     assert_eq!(a["instanceId"], a_again["instanceId"]);
+    let mut without_mode = product("OFFI-A");
+    without_mode.retain(|(name, _)| *name != "chargingMode");
+    assert_eq!(call(&app, &without_mode).await["instanceId"], a["instanceId"], "a redelivery without chargingMode finds the instance");
     let mut missing = product("OFFI-C");
     missing.retain(|(name, _)| *name != "productId");
     assert_eq!(call(&app, &missing).await["resultMsg"], "productId is required for pay-per-use orders (chargingMode 0)");

@@ -588,7 +588,46 @@ async fn an_allowing_change_policy_answers_success(kind: StoreKind) {
     assert_eq!(policy.events().len(), 1);
 }
 
+async fn a_pay_per_use_order_holds_one_instance_per_product(kind: StoreKind) {
+    use koogate::sim::platform::{Platform, PlatformConfig, periodic_order};
+    let platform =
+        Platform::start(PlatformConfig { ak: "PPUAK".into(), sk: "ppu-sk-0123".into(), usage_key: None }, "127.0.0.1:0").await.unwrap();
+    let platform_url = platform.url();
+    let app = TestApp::spawn_with(kind, move |s| {
+        s.marketplace.api_base = platform_url;
+        s.marketplace.fallback_base = String::new();
+        s.marketplace.ak = "PPUAK".into();
+        s.marketplace.sk = Some("ppu-sk-0123".into());
+    })
+    .await;
+    // A pay-per-use order whose lines 1 and 2 are the same product, line 3 another one.
+    let order = order_id();
+    let mut info = periodic_order(&order, "NEW", "20301231235959");
+    let line = |number: u32, product: &str| {
+        let mut line = info["orderLine"][0].clone();
+        line["orderLineId"] = json!(format!("{order}-00000{number}"));
+        line["chargingMode"] = json!("ON_DEMAND");
+        line["productInfo"][0]["productId"] = json!(product);
+        line
+    };
+    let lines = json!([line(1, "OFFI-PPU-A"), line(2, "OFFI-PPU-A"), line(3, "OFFI-PPU-B")]);
+    info["orderLine"] = lines;
+    platform.add_order(info);
+    let deliver = |number: u32| json!({"activity": "newInstance", "orderId": order, "orderLineId": format!("{order}-00000{number}"), "businessId": uuid::Uuid::new_v4().to_string()});
+    let first = app.call(deliver(1)).await;
+    let same_product = app.call(deliver(2)).await;
+    let other_product = app.call(deliver(3)).await;
+    assert_eq!(code(&first), "000000", "{first}");
+    assert_eq!(same_product["instanceId"], first["instanceId"], "one instance per (order, product)");
+    assert_ne!(other_product["instanceId"], first["instanceId"]);
+    let instance = app.store.instance(first["instanceId"].as_str().unwrap()).await.unwrap().unwrap();
+    assert_eq!((instance.order_product.as_deref(), instance.product_id.as_deref()), (Some("OFFI-PPU-A"), Some("OFFI-PPU-A")));
+    let plan: Value = serde_json::from_str(instance.plan.as_deref().unwrap()).unwrap();
+    assert_eq!(plan["chargingMode"], "ON_DEMAND", "the plan from the order query made within the call");
+}
+
 store_tests!(
+    a_pay_per_use_order_holds_one_instance_per_product,
     the_application_change_policy_decides_change_instance_check,
     an_allowing_change_policy_answers_success,
     a_quick_application_is_answered_within_new_instance,

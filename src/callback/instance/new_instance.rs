@@ -41,6 +41,7 @@ pub async fn run(context: &Context<'_>, tx: &mut dyn Transaction, command: NewIn
         apply_order_facts(&mut instance, facts);
     }
     instance.buyer = command.buyer.map(|buyer| *buyer);
+    instance.order_product = command.order_product;
     match tx.claim_order_line(&instance).await? {
         OrderLineClaim::Created => {
             context.outbox.instance_event(tx, EventType::Created, &instance, json!({}), context.now_ms).await?;
@@ -61,7 +62,17 @@ pub async fn run(context: &Context<'_>, tx: &mut dyn Transaction, command: NewIn
             }
             instance_outcome(context.sealer, &instance, true)
         }
-        OrderLineClaim::Existing(existing) => instance_outcome(context.sealer, &existing, false),
+        OrderLineClaim::Existing(existing) => {
+            if existing.order_line_id != instance.order_line_id {
+                tracing::warn!(
+                    instance_id = %existing.instance_id,
+                    order_id = %existing.order_id,
+                    order_line_id = %instance.order_line_id,
+                    "another order line of this pay-per-use product already has an instance: answering that one"
+                );
+            }
+            instance_outcome(context.sealer, &existing, false)
+        }
         OrderLineClaim::InstanceIdTaken => Ok(Outcome::refused(
             ResultCode::InvalidParam,
             format!("businessId {} is already the instanceId of another order line", instance.instance_id),

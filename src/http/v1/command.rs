@@ -5,7 +5,8 @@
 //!
 //! V1 has no order lines: an instance is keyed by its order (`orderLineId` = `orderId`), or for
 //! pay-per-use (`chargingMode` 0, several instances per order) by order and product (`orderLineId` =
-//! `productId`).
+//! `productId`); and whenever the call names the product, by (order, product) as well, so a delivery
+//! that omits `chargingMode` still finds its instance.
 
 use super::params::Params;
 use crate::callback::Refusal;
@@ -83,6 +84,9 @@ fn new_instance(params: &Params, contacts: &Contacts) -> Result<NewInstance, Ref
     let order_id = params.required("orderId", 64)?;
     let charging_mode = params.integer("chargingMode", 3)?;
     let product_id = params.optional("productId", 64)?;
+    // Also keyed by product, so that a redelivery that leaves `chargingMode` out still finds the
+    // pay-per-use instance (an order names one product per instance).
+    let order_product = product_id.clone();
     let order_line_id = match (charging_mode, &product_id) {
         (Some(PAY_PER_USE), Some(product_id)) => product_id.clone(),
         (Some(PAY_PER_USE), None) => return Err(Refusal::invalid("productId is required for pay-per-use orders (chargingMode 0)")),
@@ -125,6 +129,7 @@ fn new_instance(params: &Params, contacts: &Contacts) -> Result<NewInstance, Ref
         proposed_instance_id: InstanceId::new(proposed_instance_id),
         order: Some(facts),
         buyer: Some(Box::new(buyer)),
+        order_product,
     })
 }
 

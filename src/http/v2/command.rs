@@ -17,6 +17,7 @@ pub fn command(activity: Activity, fields: &Fields) -> Result<Command, ParamErro
             proposed_instance_id: InstanceId::new(fields.required("businessId", 64)?),
             order: None,
             buyer: None,
+            order_product: None,
         }),
         Activity::QueryInstance => {
             // The documented length (100) cannot hold 100 IDs; each ID is checked instead.
