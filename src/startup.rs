@@ -83,7 +83,6 @@ impl Application {
             outbox,
             provision_horizon_ms: settings.provisioning.horizon_secs as i64 * 1000,
             sync_orders_for_ms,
-            replay_retention_ms: settings.security.nonce_retention_ms(),
             // Webhook mode asks the application within newInstance first (the job is the fallback).
             provision_now: (settings.provisioning.mode == ProvisioningMode::Webhook && settings.provisioning.sync_wait_ms > 0)
                 .then(|| worker.clone() as Arc<dyn crate::provisioning::ProvisionNow>),

@@ -59,8 +59,8 @@ pub struct ReplayKey {
     /// What the value is called on the wire (`nonce`, `authToken`), for the refusal and the audit log.
     pub label: &'static str,
     pub nonce: String,
-    /// The call's own timestamp (Unix ms): the key is kept until the window around it has passed.
-    pub timestamp_ms: i64,
+    /// Until when a replay could still verify (the adapter knows its window): the key is kept that long.
+    pub expires_at_ms: i64,
 }
 
 /// What a wire format sends for an outcome, with what the audit log records of it.
@@ -89,8 +89,6 @@ pub struct Pipeline {
     pub provision_horizon_ms: i64,
     /// Set when the open APIs are configured: how long an order sync is retried.
     pub sync_orders_for_ms: Option<i64>,
-    /// How long a replay key is kept beyond its call's timestamp.
-    pub replay_retention_ms: i64,
     /// Webhook mode's synchronous path: a new instance is provisioned inside its `newInstance` for at
     /// most `provision_sync_ms` (within the budget); `None` = always asynchronous.
     pub provision_now: Option<Arc<dyn ProvisionNow>>,
@@ -145,8 +143,7 @@ impl Pipeline {
     ) -> Result<Committed, instance::Error> {
         let mut tx = self.store.begin().await?;
         if let Some(key) = &call.replay_key {
-            let expires_at_ms = call.now_ms.max(key.timestamp_ms) + self.replay_retention_ms;
-            if !tx.claim_nonce(key.namespace, &key.nonce, call.now_ms, expires_at_ms).await? {
+            if !tx.claim_nonce(key.namespace, &key.nonce, call.now_ms, key.expires_at_ms).await? {
                 tracing::warn!(key_type = key.namespace, replayed = key.label, "replayed call refused");
                 let outcome = Outcome::refused(ResultCode::AuthFailed, format!("{} has already been used (replayed request)", key.label));
                 return Ok(Committed::Replay(key.label, render(&outcome)));

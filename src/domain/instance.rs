@@ -77,14 +77,25 @@ pub struct Buyer {
 }
 
 impl Buyer {
-    /// What the merchant's application may see of the buyer: everything but the sealed contacts.
+    /// What every event says of the buyer: who it is, without the sealed contacts and without
+    /// `saasExtendParams` (which can hold personal data such as `idNum`, `custEmail`).
     pub fn summary(&self) -> serde_json::Value {
-        let mut summary = serde_json::to_value(self).expect("a buyer serialises");
+        let mut summary = self.without_sealed();
         if let Some(members) = summary.as_object_mut() {
+            members.remove("extendParams");
+            members.remove("extendParamsRaw");
+        }
+        summary
+    }
+
+    /// Everything the call said of the buyer but the sealed contacts (for the application, once).
+    pub fn without_sealed(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).expect("a buyer serialises");
+        if let Some(members) = value.as_object_mut() {
             members.remove("mobilePhoneSealed");
             members.remove("emailSealed");
         }
-        summary
+        value
     }
 
     /// The sealed contacts opened: (`mobilePhone`, `email`).

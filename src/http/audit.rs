@@ -8,8 +8,9 @@ use serde_json::{Map, Value};
 
 /// Query parameters that are credentials (V2 `signature`, V1 `authToken`): never kept.
 const CREDENTIAL_PARAMETERS: [&str; 2] = ["signature", "authToken"];
-/// Query parameters that are personal data, even encrypted (V1 `mobilePhone`, `email`): kept as `***`.
-const PERSONAL_PARAMETERS: [&str; 2] = ["mobilePhone", "email"];
+/// Query parameters that are (or may hold) personal data, even encrypted or encoded (V1 `mobilePhone`,
+/// `email`, `saasExtendParams`): kept as `***`.
+const PERSONAL_PARAMETERS: [&str; 3] = ["mobilePhone", "email", "saasExtendParams"];
 
 pub fn new_audit_entry(method: &str, uri: &Uri, headers: &HeaderMap, now_ms: i64) -> AuditEntry {
     AuditEntry {

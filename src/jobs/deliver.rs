@@ -50,7 +50,8 @@ impl Worker {
         let Some(app_info) = instance.app_info.as_ref().filter(|_| self.settings.provisioning.mode == ProvisioningMode::Template) else {
             return Ok(());
         };
-        let app_info = app_info.open(&self.sealer, instance_id).map_err(|e| e.to_string())?;
+        // A sealed value this key cannot open never will: give up rather than retry for days.
+        let app_info = app_info.open(&self.sealer, instance_id).map_err(|e| JobError::Dead(e.to_string()))?;
         data["appInfo"] = json!({
             "frontEndUrl": app_info.front_end_url,
             "adminUrl": app_info.admin_url,

@@ -266,11 +266,12 @@ impl Worker {
 }
 
 impl Worker {
-    /// The buyer as the application sees it, with the sealed contacts opened (`None` for V2 instances).
+    /// The buyer as the application sees it when it creates the account (`instance.created`, the
+    /// provisioning request): the sealed contacts opened and `saasExtendParams` (`None` for V2 instances).
     fn buyer_with_contacts(&self, instance: &crate::domain::Instance) -> Result<Option<serde_json::Value>, JobError> {
         let Some(buyer) = &instance.buyer else { return Ok(None) };
-        let (mobile_phone, email) = buyer.contacts(&self.sealer, &instance.instance_id).map_err(|e| e.to_string())?;
-        let mut summary = buyer.summary();
+        let (mobile_phone, email) = buyer.contacts(&self.sealer, &instance.instance_id).map_err(|e| JobError::Dead(e.to_string()))?;
+        let mut summary = buyer.without_sealed();
         summary["mobilePhone"] = serde_json::json!(mobile_phone);
         summary["email"] = serde_json::json!(email);
         Ok(Some(summary))

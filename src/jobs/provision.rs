@@ -15,6 +15,7 @@ use crate::domain::{EventType, InstanceStatus, OrderRefusal, StoredAppInfo, pars
 use crate::marketplace::OrderLine;
 use crate::outbox::instance_data;
 use crate::protocol::result::{RESULT_MSG_MAX_CHARS, ResultCode};
+use crate::protocol::v1::{CREDENTIAL_FIELD_MAX_LEN, encrypted_len};
 use crate::provisioning::ProvisionNow;
 use crate::store::Job;
 use serde_json::{Value, json};
@@ -85,7 +86,7 @@ impl Worker {
                 return Err(format!("application answered resultCode {code:?}: expected appInfo, or a refusal 000100 to 000107").into());
             }
         }
-        let app_info = self.app_info(instance_id, &answer)?;
+        let app_info = self.app_info(instance_id, &answer, instance.buyer.is_some())?;
         self.complete_provisioning(instance_id, app_info, line).await
     }
 
@@ -108,12 +109,19 @@ impl Worker {
     }
 
     /// Validates the application's answer and seals its password.
-    fn app_info(&self, instance_id: &str, answer: &Value) -> Result<StoredAppInfo, JobError> {
+    /// A V1 instance's `userName` and `password` are sent AES-encrypted, and must fit 128 characters so.
+    fn app_info(&self, instance_id: &str, answer: &Value, v1: bool) -> Result<StoredAppInfo, JobError> {
         let text = |name: &str| answer.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
         for (name, max) in LIMITS {
             if text(name).is_some_and(|value| value.chars().map(|c| if c.is_ascii() { 1 } else { 6 * c.len_utf16() }).sum::<usize>() > max)
             {
                 return Err(format!("application's {name} exceeds the marketplace's {max} characters").into());
+            }
+            let encrypted = ["userName", "password"].contains(&name) && v1;
+            if encrypted && text(name).is_some_and(|value| encrypted_len(value.len()) > CREDENTIAL_FIELD_MAX_LEN) {
+                return Err(
+                    format!("application's {name} is too long for a V1 listing: at most 79 bytes fit 128 characters encrypted").into()
+                );
             }
         }
         let front_end_url = text("frontEndUrl").ok_or("application's answer has no frontEndUrl")?;

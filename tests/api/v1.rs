@@ -155,6 +155,7 @@ async fn new_instance_answers_encrypted_credentials_and_keeps_the_buyer(kind: St
     let text = format!("{rows:?}");
     assert!(!text.contains(PHONE) && !text.contains(EMAIL) && !text.contains(&password) && !text.contains("authToken="), "{text}");
     assert!(rows.iter().all(|row| row.verification == "v1/plus_as_space" && row.query.contains("mobilePhone=***")), "{rows:?}");
+    assert!(rows.iter().all(|row| row.query.contains("saasExtendParams=***") && !row.query.contains(&extend_params())), "{rows:?}");
 }
 
 async fn the_whole_lifecycle_follows_the_instance_model(kind: StoreKind) {
@@ -342,6 +343,8 @@ async fn refusals_name_the_problem_and_are_signed(kind: StoreKind) {
     assert_eq!(refused(call(&app, &with("saasExtendParams", "not base64!")).await).1, "saasExtendParams is not Base64");
     assert!(refused(call(&app, &with("mobilePhone", "abcdefghijklmnopAAAA")).await).1.starts_with("mobilePhone could not be decrypted"));
     assert_eq!(refused(call(&app, &with("customerId", "")).await).1, "customerId is required");
+    let many: Vec<String> = (0..150).map(|i| format!("p{i}=x")).collect();
+    assert_eq!(refused(get(&app, &format!("{}&{query}", many.join("&"))).await).1, "the query has more than 100 parameters");
     let instances = app.store.list_instances(&koogate::store::InstanceFilter { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(instances.len(), 1, "only the call signed with the rotated key created an instance; refusals write nothing");
 }
@@ -424,10 +427,31 @@ async fn the_feed_gives_the_application_the_buyer_and_its_contacts_once(kind: St
     assert_eq!(first["data"]["appInfo"]["password"].as_str().unwrap(), decrypt(&created["appInfo"]["password"]));
     let later = &second["data"]["buyer"];
     assert!(later["mobilePhone"].is_null() && later["mobilePhoneSealed"].is_null() && later["customerId"].is_string(), "{second}");
+    assert!(later["extendParams"].is_null() && later["extendParamsRaw"].is_null(), "saasExtendParams only in instance.created: {second}");
     assert_eq!(second["data"]["plan"]["skuCode"], "sku-basic");
 }
 
+async fn an_application_password_too_long_to_encrypt_is_not_taken(kind: StoreKind) {
+    let answer = json!({"frontEndUrl": "https://t.example.com/", "userName": "owner", "password": "p".repeat(100)});
+    let application = crate::webhooks::Receiver::start(answer).await;
+    let endpoint = application.url();
+    let app = TestApp::spawn_with(kind, move |s| {
+        s.keys.v1 = serde_json::from_value(json!([V1_KEY])).unwrap();
+        s.webhook.secret = Some(crate::webhooks::SECRET.into());
+        s.provisioning.mode = koogate::provisioning::ProvisioningMode::Webhook;
+        s.provisioning.endpoint = endpoint;
+    })
+    .await;
+    let params = new_instance(&order_id());
+    let first = call(&app, &params).await;
+    assert_eq!(code(&first), "000004", "the application's answer does not fit V1, so the instance is not provisioned: {first}");
+    application.wait_for(1).await;
+    let instance = app.store.instance(first["instanceId"].as_str().unwrap()).await.unwrap().unwrap();
+    assert_eq!(instance.status, InstanceStatus::Provisioning, "retried (and visible to operators), never answered 000005 for ever");
+}
+
 store_tests!(
+    an_application_password_too_long_to_encrypt_is_not_taken,
     new_instance_answers_encrypted_credentials_and_keeps_the_buyer,
     the_feed_gives_the_application_the_buyer_and_its_contacts_once,
     the_whole_lifecycle_follows_the_instance_model,

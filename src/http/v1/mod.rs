@@ -33,6 +33,11 @@ use params::Params;
 use secrecy::ExposeSecret;
 use std::time::Instant;
 
+/// The most parameters a V1 call carries (newInstance has about 30): more is refused before any work.
+const MAX_PARAMETERS: usize = 100;
+/// Kept beyond a replay key's window, for nodes whose clocks differ a little.
+const REPLAY_GRACE_MS: i64 = 60_000;
+
 pub async fn callback(app: &AppState, uri: Uri, headers: HeaderMap) -> Response {
     let started = Instant::now();
     let now_ms = crate::now_ms();
@@ -89,6 +94,9 @@ fn verify(app: &AppState, query: &RawQuery, query_len: usize, now_ms: i64) -> Re
     if query_len > limit {
         return Err(("query_too_large", Refusal::invalid(format!("query string exceeds limits.max_body_bytes ({limit} bytes)"))));
     }
+    if query.len() > MAX_PARAMETERS {
+        return Err(("query_too_many_parameters", Refusal::invalid(format!("the query has more than {MAX_PARAMETERS} parameters"))));
+    }
     let auth_failed = |reason, message: &str| Err((reason, Refusal { code: ResultCode::AuthFailed, message: message.to_owned() }));
     match query.auth_token() {
         None => return auth_failed("token_missing", "authToken query parameter is required"),
@@ -125,7 +133,9 @@ fn verify(app: &AppState, query: &RawQuery, query_len: usize, now_ms: i64) -> Re
                 return Err(("timestamp_outside_window", Refusal::invalid(message)));
             }
             let token = query.auth_token().unwrap_or_default();
-            Some(ReplayKey { namespace: KeyType::V1.as_str(), label: "authToken", nonce: token, timestamp_ms })
+            // Kept while a replay could still pass the window around its timeStamp, plus a grace.
+            let expires_at_ms = now_ms.max(timestamp_ms) + max_age_secs as i64 * 1000 + REPLAY_GRACE_MS;
+            Some(ReplayKey { namespace: KeyType::V1.as_str(), label: "authToken", nonce: token, expires_at_ms })
         }
     };
     Ok(Verified { key_index: matched.key_index, decoding: matched.decoding, replay_key })

@@ -103,6 +103,15 @@ impl RawQuery {
         RawQuery { pairs }
     }
 
+    /// How many parameters the query holds (duplicates included).
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
     /// Every pair as received (percent-encoded), duplicates included.
     pub fn raw_pairs(&self) -> &[(String, String)] {
         &self.pairs
@@ -145,9 +154,10 @@ impl RawQuery {
 /// `join("&", name + "=" + value)` over decoded parameters: `authToken` excluded, a repeated name keeps
 /// its first value, names sorted by UTF-16 code unit (Java `TreeMap`: upper-case before lower-case).
 pub fn string_to_sign<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut seen = std::collections::HashSet::new();
     let mut unique: Vec<(&str, &str)> = Vec::new();
     for (name, value) in params {
-        if name != AUTH_TOKEN && !unique.iter().any(|(seen, _)| *seen == name) {
+        if name != AUTH_TOKEN && seen.insert(name) {
             unique.push((name, value));
         }
     }
