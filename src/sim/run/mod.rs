@@ -3,9 +3,10 @@
 //! required members within their lengths, an answer within 20 s), plus koogate's stricter checks (a
 //! replay is refused, a redelivered order line keeps its instance).
 //!
-//! Work is organised in [`Suite`]s, one file each under `suites/`: `v2-lifecycle`, `v2-debug` and
-//! `v2-negative` exist today; the V1, Kit and License suites of later issues will be added there as
-//! further files implementing the same trait. Each check ends `pass`, `warn` (accepted by the
+//! Work is organised in [`Suite`]s, one file each under `suites/`: `v2-lifecycle`, `v2-debug`,
+//! `v2-negative` (with the basic key) and `v1-lifecycle`, `v1-debug`, `v1-negative` (with the V1 Key,
+//! also judging `Body-Sign` and the encrypted credentials); the Kit and License suites of later issues
+//! will be further files implementing the same trait. Each check ends `pass`, `warn` (accepted by the
 //! marketplace, but not what the spec answers) or `fail`.
 //!
 //! This file holds what every suite shares: the [`Target`], the [`Session`] that signs, sends, judges
