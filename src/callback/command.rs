@@ -89,9 +89,8 @@ pub struct RefreshInstance {
     pub scene: RefreshScene,
     /// The scene as the wire named it (trimmed): part of the idempotency key and of the event.
     pub scene_label: String,
-    pub order_id: OrderId,
-    /// V2 names the order line (and the order query can fetch it); V1 orders have none.
-    pub order_line_id: Option<String>,
+    /// The renewal (or conversion, or unsubscribe) order.
+    pub order: OrderRef,
     /// The new product, when the period type changed.
     pub product_id: Option<String>,
     pub expire_time_ms: i64,
@@ -106,23 +105,28 @@ pub struct UpdateInstanceStatus {
     pub change: StatusChange,
 }
 
-/// The end of an instance's life; `order_id` names the unsubscribe order when there is one.
+/// The end of an instance's life, by an unsubscribe order when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseInstance {
     pub instance_id: InstanceId,
-    pub order_id: Option<OrderId>,
-    pub order_line_id: Option<String>,
+    pub unsubscribe_order: Option<OrderRef>,
 }
 
 /// A paid upgrade/downgrade/scale order for an existing instance, applied once per order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpgradeInstance {
     pub instance_id: InstanceId,
-    pub order_id: OrderId,
-    /// V2 names the order line (and the order query can fetch it); V1 orders have none.
-    pub order_line_id: Option<String>,
+    pub order: OrderRef,
     /// The new spec as the call states it (V1); `None` when the order query tells it (V2).
-    pub order: Option<OrderFacts>,
+    pub facts: Option<OrderFacts>,
+}
+
+/// An order a call applies to an instance: V2 names its line (which the order query can fetch); V1
+/// orders have none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRef {
+    pub id: OrderId,
+    pub line: Option<String>,
 }
 
 /// May the instance take this spec at renewal?

@@ -13,9 +13,9 @@ mod release_instance;
 mod update_instance_status;
 mod upgrade_instance;
 
-use super::command::{Command, InstanceState, Outcome, Refusal};
+use super::command::{Command, InstanceState, OrderRef, Outcome, Refusal};
 use crate::crypto::{OpenError, Sealer};
-use crate::domain::{EventType, Instance, InstanceId, InstanceStatus, OrderId, Transition};
+use crate::domain::{EventType, Instance, InstanceId, InstanceStatus, Transition};
 use crate::outbox::{Outbox, queue_order_sync};
 use crate::protocol::result::ResultCode;
 use crate::provisioning::Provisioner;
@@ -103,8 +103,7 @@ async fn claim_order(
     tx: &mut dyn Transaction,
     instance_id: &InstanceId,
     operation: String,
-    order_id: &OrderId,
-    order_line_id: Option<&str>,
+    order: &OrderRef,
 ) -> Result<OrderClaim, Error> {
     let Some(instance) = tx.lock_instance(instance_id.as_str()).await? else {
         return Ok(OrderClaim::Refused(not_found(instance_id)));
@@ -115,27 +114,27 @@ async fn claim_order(
     let order = AppliedOrder {
         instance_id: instance.instance_id.clone(),
         operation,
-        order_id: order_id.to_string(),
-        order_line_id: order_line_id.map(str::to_owned),
+        order_id: order.id.to_string(),
+        order_line_id: order.line.clone(),
         applied_at_ms: context.now_ms,
     };
     Ok(if tx.claim_applied_order(&order).await? { OrderClaim::FirstTime(Box::new(instance)) } else { OrderClaim::AlreadyApplied })
 }
 
 /// Saves an instance an order was just applied to, records the event, and (with the open APIs
-/// configured and an order line to ask for) queues fetching the order's plan.
+/// configured and an order line to ask for) queues fetching `order_to_sync`'s plan.
 async fn record_applied_order(
     context: &Context<'_>,
     tx: &mut dyn Transaction,
     instance: &Instance,
     event_type: EventType,
     extra: serde_json::Value,
-    (order_id, order_line_id): (&OrderId, Option<&str>),
+    order_to_sync: Option<&OrderRef>,
 ) -> Result<(), Error> {
     tx.update_instance(instance).await?;
     context.outbox.instance_event(tx, event_type, instance, extra, context.now_ms).await?;
-    if let (Some(horizon_ms), Some(order_line_id)) = (context.sync_orders_for_ms, order_line_id) {
-        queue_order_sync(tx, horizon_ms, &instance.instance_id, order_id.as_str(), order_line_id, context.now_ms).await?;
+    if let (Some(horizon_ms), Some(OrderRef { id, line: Some(line) })) = (context.sync_orders_for_ms, order_to_sync) {
+        queue_order_sync(tx, horizon_ms, &instance.instance_id, id.as_str(), line, context.now_ms).await?;
     }
     Ok(())
 }

@@ -12,23 +12,22 @@ pub async fn run(context: &Context<'_>, tx: &mut dyn Transaction, command: Refre
         tracing::warn!(scene = %command.scene_label, instance_id = %command.instance_id, "unknown refreshInstance scene; applied as an expiry update");
     }
     if context.debug {
-        let data = json!({"scene": command.scene_label, "orderId": command.order_id.as_str(), "expireTime": command.expire_time_text});
+        let data = json!({"scene": command.scene_label, "orderId": command.order.id.as_str(), "expireTime": command.expire_time_text});
         context.outbox.debug_event(tx, EventType::Renewed, command.instance_id.as_str(), data, context.now_ms).await?;
         return Ok(Outcome::Success);
     }
     let operation = format!("refresh:{}", command.scene_label);
-    let mut instance =
-        match claim_order(context, tx, &command.instance_id, operation, &command.order_id, command.order_line_id.as_deref()).await? {
-            OrderClaim::FirstTime(instance) => instance,
-            OrderClaim::AlreadyApplied => return Ok(Outcome::Success),
-            OrderClaim::Refused(outcome) => return Ok(outcome),
-        };
-    instance.apply_refresh(command.scene, command.expire_time_ms, command.product_id, command.order_id.as_str(), context.now_ms);
+    let mut instance = match claim_order(context, tx, &command.instance_id, operation, &command.order).await? {
+        OrderClaim::FirstTime(instance) => instance,
+        OrderClaim::AlreadyApplied => return Ok(Outcome::Success),
+        OrderClaim::Refused(outcome) => return Ok(outcome),
+    };
+    instance.apply_refresh(command.scene, command.expire_time_ms, command.product_id, command.order.id.as_str(), context.now_ms);
     let extra = json!({
         "scene": command.scene_label,
-        "renewalOrderId": command.order_id.as_str(),
-        "renewalOrderLineId": command.order_line_id,
+        "renewalOrderId": command.order.id.as_str(),
+        "renewalOrderLineId": command.order.line,
     });
-    record_applied_order(context, tx, &instance, EventType::Renewed, extra, (&command.order_id, command.order_line_id.as_deref())).await?;
+    record_applied_order(context, tx, &instance, EventType::Renewed, extra, Some(&command.order)).await?;
     Ok(Outcome::Success)
 }

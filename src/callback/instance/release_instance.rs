@@ -16,14 +16,14 @@ pub async fn run(context: &Context<'_>, tx: &mut dyn Transaction, command: Relea
     };
     if let Transition::To(status) = Transition::release(instance.status) {
         instance.move_to(status, context.now_ms);
-        if let Some(order_id) = &command.order_id {
+        if let Some(order) = &command.unsubscribe_order {
             // Released by an unsubscribe order: keep which one.
-            instance.last_order_id = Some(order_id.to_string());
+            instance.last_order_id = Some(order.id.to_string());
         }
         tx.update_instance(&instance).await?;
         let extra = json!({
-            "unsubscribeOrderId": command.order_id.as_ref().map(|id| id.as_str()),
-            "unsubscribeOrderLineId": command.order_line_id,
+            "unsubscribeOrderId": command.unsubscribe_order.as_ref().map(|order| order.id.as_str()),
+            "unsubscribeOrderLineId": command.unsubscribe_order.as_ref().and_then(|order| order.line.as_deref()),
         });
         context.outbox.instance_event(tx, EventType::Released, &instance, extra, context.now_ms).await?;
     }

@@ -12,35 +12,25 @@ use serde_json::json;
 
 pub async fn run(context: &Context<'_>, tx: &mut dyn Transaction, command: UpgradeInstance) -> Result<Outcome, Error> {
     if context.debug {
-        let data = json!({"upgradeOrderId": command.order_id.as_str()});
+        let data = json!({"upgradeOrderId": command.order.id.as_str()});
         context.outbox.debug_event(tx, EventType::Upgraded, command.instance_id.as_str(), data, context.now_ms).await?;
         return Ok(Outcome::Success);
     }
-    let mut instance = match claim_order(
-        context,
-        tx,
-        &command.instance_id,
-        "upgrade".into(),
-        &command.order_id,
-        command.order_line_id.as_deref(),
-    )
-    .await?
-    {
+    let mut instance = match claim_order(context, tx, &command.instance_id, "upgrade".into(), &command.order).await? {
         OrderClaim::FirstTime(instance) => instance,
         OrderClaim::AlreadyApplied => return Ok(Outcome::Success),
         OrderClaim::Refused(outcome) => return Ok(outcome),
     };
-    instance.apply_upgrade(command.order_id.as_str(), context.now_ms);
-    let line = command.order_line_id.as_deref();
+    instance.apply_upgrade(command.order.id.as_str(), context.now_ms);
     // A stated spec (V1) is applied now; otherwise the order query brings it (when configured).
-    let line_to_sync = match command.order {
+    let order_to_sync = match command.facts {
         Some(facts) => {
             apply_order_facts(&mut instance, facts);
             None
         }
-        None => line,
+        None => Some(&command.order),
     };
-    let extra = json!({"upgradeOrderId": command.order_id.as_str(), "upgradeOrderLineId": line});
-    record_applied_order(context, tx, &instance, EventType::Upgraded, extra, (&command.order_id, line_to_sync)).await?;
+    let extra = json!({"upgradeOrderId": command.order.id.as_str(), "upgradeOrderLineId": command.order.line});
+    record_applied_order(context, tx, &instance, EventType::Upgraded, extra, order_to_sync).await?;
     Ok(Outcome::Success)
 }

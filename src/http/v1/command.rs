@@ -11,7 +11,7 @@
 use super::params::Params;
 use crate::callback::Refusal;
 use crate::callback::command::{
-    Command, NewInstance, OrderFacts, QueryInstance, RefreshInstance, ReleaseInstance, UpdateInstanceStatus, UpgradeInstance,
+    Command, NewInstance, OrderFacts, OrderRef, QueryInstance, RefreshInstance, ReleaseInstance, UpdateInstanceStatus, UpgradeInstance,
 };
 use crate::crypto::Sealer;
 use crate::domain::{Buyer, InstanceId, OrderId, RefreshScene, StatusChange, parse_expire_time};
@@ -46,13 +46,12 @@ pub fn command(activity: Activity, params: &Params, contacts: &Contacts) -> Resu
             // The purchase order, not an unsubscribe order: nothing to record against the instance.
             params.required("orderId", 64)?;
             params.amount("orderAmount")?;
-            Command::ReleaseInstance(ReleaseInstance { instance_id, order_id: None, order_line_id: None })
+            Command::ReleaseInstance(ReleaseInstance { instance_id, unsubscribe_order: None })
         }
         Activity::Upgrade => Command::UpgradeInstance(UpgradeInstance {
             instance_id: instance_id(params)?,
-            order_id: OrderId::new(params.required("orderId", 64)?),
-            order_line_id: None,
-            order: Some(order_facts(params, None)?),
+            order: OrderRef { id: OrderId::new(params.required("orderId", 64)?), line: None },
+            facts: Some(order_facts(params, None)?),
         }),
         Activity::InstanceStatus => {
             let instance_id = instance_id(params)?;
@@ -134,7 +133,7 @@ fn new_instance(params: &Params, contacts: &Contacts) -> Result<NewInstance, Ref
 }
 
 fn refresh_instance(params: &Params) -> Result<RefreshInstance, Refusal> {
-    let order_id = OrderId::new(params.required("orderId", 64)?);
+    let order = OrderRef { id: OrderId::new(params.required("orderId", 64)?), line: None };
     let instance_id = instance_id(params)?;
     let product_id = params.optional("productId", 64)?;
     let expire_time_text = params.required("expireTime", 20)?;
@@ -152,16 +151,7 @@ fn refresh_instance(params: &Params) -> Result<RefreshInstance, Refusal> {
     } else {
         RefreshScene::Renewal
     };
-    Ok(RefreshInstance {
-        instance_id,
-        scene,
-        scene_label: scene.as_str().to_owned(),
-        order_id,
-        order_line_id: None,
-        product_id,
-        expire_time_ms,
-        expire_time_text,
-    })
+    Ok(RefreshInstance { instance_id, scene, scene_label: scene.as_str().to_owned(), order, product_id, expire_time_ms, expire_time_text })
 }
 
 /// The plan a V1 call states (`newInstance`, `upgrade`): every member sent, as sent.

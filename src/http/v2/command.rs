@@ -2,8 +2,8 @@
 //! length here, at the wire edge, with errors that name the member; inside, commands are typed.
 
 use crate::callback::command::{
-    ChangeInstanceCheck, Command, NewInstance, ProductSpec, QueryInstance, RefreshInstance, ReleaseInstance, UpdateInstanceStatus,
-    UpgradeInstance,
+    ChangeInstanceCheck, Command, NewInstance, OrderRef, ProductSpec, QueryInstance, RefreshInstance, ReleaseInstance,
+    UpdateInstanceStatus, UpgradeInstance,
 };
 use crate::domain::{InstanceId, OrderId, RefreshScene, StatusChange, parse_expire_time};
 use crate::protocol::v2::request::{Activity, Fields, ParamError};
@@ -27,8 +27,7 @@ pub fn command(activity: Activity, fields: &Fields) -> Result<Command, ParamErro
         Activity::RefreshInstance => {
             let instance_id = instance_id(fields)?;
             let scene_text = fields.required("scene", 64)?;
-            let order_id = OrderId::new(fields.required("orderId", 64)?);
-            let order_line_id = Some(fields.required("orderLineId", 64)?);
+            let order = OrderRef { id: OrderId::new(fields.required("orderId", 64)?), line: Some(fields.required("orderLineId", 64)?) };
             let product_id = fields.optional("productId", 64)?;
             let expire_time_text = fields.required("expireTime", 20)?;
             let expire_time_ms = parse_expire_time(&expire_time_text)
@@ -37,8 +36,7 @@ pub fn command(activity: Activity, fields: &Fields) -> Result<Command, ParamErro
                 instance_id,
                 scene: RefreshScene::parse(&scene_text),
                 scene_label: scene_text.trim().to_owned(),
-                order_id,
-                order_line_id,
+                order,
                 product_id,
                 expire_time_ms,
                 expire_time_text,
@@ -51,16 +49,18 @@ pub fn command(activity: Activity, fields: &Fields) -> Result<Command, ParamErro
                 StatusChange::parse(&status).ok_or_else(|| ParamError(format!("status must be FREEZE or UNFREEZE, got {status:?}")))?;
             Command::UpdateInstanceStatus(UpdateInstanceStatus { instance_id, change })
         }
-        Activity::ReleaseInstance => Command::ReleaseInstance(ReleaseInstance {
-            instance_id: instance_id(fields)?,
-            order_id: fields.optional("orderId", 64)?.map(OrderId::new),
-            order_line_id: fields.optional("orderLineId", 64)?,
-        }),
+        Activity::ReleaseInstance => {
+            let instance_id = instance_id(fields)?;
+            let (order_id, line) = (fields.optional("orderId", 64)?, fields.optional("orderLineId", 64)?);
+            Command::ReleaseInstance(ReleaseInstance {
+                instance_id,
+                unsubscribe_order: order_id.map(|id| OrderRef { id: OrderId::new(id), line }),
+            })
+        }
         Activity::UpgradeInstance => Command::UpgradeInstance(UpgradeInstance {
             instance_id: instance_id(fields)?,
-            order_id: OrderId::new(fields.required("orderId", 64)?),
-            order_line_id: Some(fields.required("orderLineId", 64)?),
-            order: None,
+            order: OrderRef { id: OrderId::new(fields.required("orderId", 64)?), line: Some(fields.required("orderLineId", 64)?) },
+            facts: None,
         }),
         Activity::ChangeInstanceCheck => {
             let instance_id = instance_id(fields)?;
