@@ -8,7 +8,7 @@
 //! `allow`, no answer) means the policy could not be asked; the call is answered `000005` and the
 //! marketplace asks again.
 
-use super::{ApplicationRequest, Worker};
+use super::{ApplicationRequest, Worker, answer_json};
 use crate::domain::Instance;
 use crate::outbox::instance_data;
 use crate::protocol::result::RESULT_MSG_MAX_CHARS;
@@ -30,9 +30,9 @@ impl ChangePolicy for Worker {
         if !response.status().is_success() {
             return ChangeVerdict::Unavailable(format!("application answered HTTP {}", response.status().as_u16()));
         }
-        let answer: Value = match response.json().await {
+        let answer = match answer_json(response).await {
             Ok(answer) => answer,
-            Err(_) => return ChangeVerdict::Unavailable("application's answer is not JSON".into()),
+            Err(error) => return ChangeVerdict::Unavailable(error.message().to_owned()),
         };
         match answer.get("allow").and_then(Value::as_bool) {
             Some(true) => ChangeVerdict::Allowed,

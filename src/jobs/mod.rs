@@ -70,6 +70,23 @@ impl From<StoreError> for JobError {
     }
 }
 
+/// The longest answer read from the merchant's application (an `appInfo` is at most a few KiB).
+const APPLICATION_ANSWER_MAX_BYTES: usize = 64 * 1024;
+
+/// Reads an answer of the application as JSON, at most [`APPLICATION_ANSWER_MAX_BYTES`] of it.
+async fn answer_json(mut response: reqwest::Response) -> Result<serde_json::Value, JobError> {
+    let mut body = Vec::new();
+    while let Some(chunk) =
+        response.chunk().await.map_err(|e| JobError::Retry(format!("reading the answer failed: {}", e.without_url())))?
+    {
+        if body.len() + chunk.len() > APPLICATION_ANSWER_MAX_BYTES {
+            return Err(JobError::Retry(format!("application's answer exceeds {APPLICATION_ANSWER_MAX_BYTES} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|_| JobError::Retry("application's answer is not JSON".into()))
+}
+
 /// A request koogate makes of the merchant's application (provisioning, the change policy).
 struct ApplicationRequest<'a> {
     /// `webhook-id`: the application deduplicates by it.
@@ -108,6 +125,8 @@ impl Worker {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(settings.webhook.timeout_secs))
             .user_agent(concat!("koogate/", env!("CARGO_PKG_VERSION")))
+            // Never re-send a signed body (events carry initial passwords) to wherever a 3xx points.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         // Order details are fetched only when the open APIs are configured.
         let marketplace = MarketplaceClient::new(&settings.marketplace).ok();

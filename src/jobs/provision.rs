@@ -10,7 +10,7 @@
 //! `koogate jobs retry` can still bring it to `active`. With `provisioning.sync_wait_ms`, `newInstance`
 //! itself makes the first attempt ([`ProvisionNow`]) and the job follows only if it did not settle.
 
-use super::{ApplicationRequest, JobError, Worker, payload, payload_text};
+use super::{ApplicationRequest, JobError, Worker, answer_json, payload, payload_text};
 use crate::domain::{EventType, InstanceStatus, OrderRefusal, StoredAppInfo, parse_expire_time};
 use crate::marketplace::OrderLine;
 use crate::outbox::instance_data;
@@ -74,7 +74,7 @@ impl Worker {
         if !status.is_success() {
             return Err(format!("application answered HTTP {}", status.as_u16()).into());
         }
-        let answer: Value = response.json().await.map_err(|_| "application's answer is not JSON".to_owned())?;
+        let answer = answer_json(response).await?;
         match answer.get("resultCode").and_then(Value::as_str) {
             None | Some("000000") => {}
             Some(code) if ResultCode::refusal(code).is_some() => {

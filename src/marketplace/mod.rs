@@ -90,6 +90,8 @@ impl MarketplaceClient {
             .timeout(Duration::from_secs(settings.request_timeout_secs))
             .min_tls_version(reqwest::tls::Version::TLS_1_2)
             .https_only(false) // http is refused for anything but loopback by `MarketplaceSettings::bases`
+            // A signed call is never re-sent to wherever a 3xx points.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::Network(e.to_string()))?;
         Ok(MarketplaceClient {

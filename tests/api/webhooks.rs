@@ -626,7 +626,40 @@ async fn a_pay_per_use_order_holds_one_instance_per_product(kind: StoreKind) {
     assert_eq!(plan["chargingMode"], "ON_DEMAND", "the plan from the order query made within the call");
 }
 
+async fn a_redirecting_receiver_gets_no_second_copy_of_a_signed_event(kind: StoreKind) {
+    let elsewhere = Receiver::start(json!({})).await;
+    let target = elsewhere.url();
+    let redirect = axum::Router::new().fallback(move || {
+        let target = target.clone();
+        async move { (StatusCode::TEMPORARY_REDIRECT, [(axum::http::header::LOCATION, target)]) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirecting_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, redirect).await.unwrap() });
+    let app = TestApp::spawn_with(kind, move |s| {
+        s.webhook.url = redirecting_url;
+        s.webhook.secret = Some(SECRET.into());
+        s.jobs.poll_interval_ms = 50;
+        s.jobs.retry_base_ms = 100;
+    })
+    .await;
+    create_instance(&app).await;
+    let mut failed = None;
+    for _ in 0..100 {
+        let jobs = app.store.list_jobs(None, None, 10).await.unwrap();
+        failed = jobs.into_iter().find(|job| job.last_error.is_some());
+        if failed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let error = failed.expect("the delivery failed").last_error.unwrap();
+    assert!(error.contains("307"), "{error}");
+    assert!(elsewhere.events().is_empty(), "the event (with its initial password) never reached the redirect's target");
+}
+
 store_tests!(
+    a_redirecting_receiver_gets_no_second_copy_of_a_signed_event,
     a_pay_per_use_order_holds_one_instance_per_product,
     the_application_change_policy_decides_change_instance_check,
     an_allowing_change_policy_answers_success,
