@@ -29,8 +29,10 @@ use crate::protocol::v1::{
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use command::Contacts;
+use futures::FutureExt;
 use params::Params;
 use secrecy::ExposeSecret;
+use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 /// The most parameters a V1 call carries (newInstance has about 30): more is refused before any work.
@@ -39,12 +41,25 @@ const MAX_PARAMETERS: usize = 100;
 const REPLAY_GRACE_MS: i64 = 60_000;
 
 pub async fn callback(app: &AppState, uri: Uri, headers: HeaderMap) -> Response {
+    // Every V1 answer must carry Body-Sign, even the one to a call that hit a bug.
+    let (answer, key_index) = match AssertUnwindSafe(answer_call(app, uri, headers)).catch_unwind().await {
+        Ok(answered) => answered,
+        Err(_) => {
+            tracing::error!("a V1 call panicked");
+            (render::render(&Outcome::refused(ResultCode::Internal, "internal error"), &cipher(app, 0)), 0)
+        }
+    };
+    json_response(StatusCode::OK, answer.bytes, app.settings.keys.v1.0.get(key_index))
+}
+
+/// Verifies, runs and renders one call; the answer with the index of the V1 key to sign it with.
+async fn answer_call(app: &AppState, uri: Uri, headers: HeaderMap) -> (Answer, usize) {
     let started = Instant::now();
     let now_ms = crate::now_ms();
     let mut record = Record { wire: "v1", audit: new_audit_entry("GET", &uri, &headers, now_ms), started };
     let query = RawQuery::parse(uri.query().unwrap_or_default());
     describe_request(&mut record, &query);
-    let (answer, key_index) = match verify(app, &query, uri.query().map_or(0, str::len), now_ms) {
+    match verify(app, &query, uri.query().map_or(0, str::len), now_ms) {
         Err((reason, refusal)) => {
             // Unverified: anyone can send these, so keep only the start of the query.
             record.audit.query = record.audit.query.chars().take(UNVERIFIED_TEXT_MAX_CHARS).collect();
@@ -61,9 +76,7 @@ pub async fn callback(app: &AppState, uri: Uri, headers: HeaderMap) -> Response 
             let call = Call { replay_key: verified.replay_key, debug: params.test_flag(), command: command_of(&params, &contacts), now_ms };
             (app.pipeline.run(call, |outcome| render::render(outcome, &cipher), record).await, verified.key_index)
         }
-    };
-    let key = app.settings.keys.v1.0.get(key_index);
-    json_response(StatusCode::OK, answer.bytes, key)
+    }
 }
 
 /// Whether V1 calls can be verified at all: without `keys.v1` they are answered like any call this
