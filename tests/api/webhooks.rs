@@ -411,8 +411,9 @@ async fn a_failing_feed_does_not_hold_up_provisioning(kind: StoreKind) {
     assert_eq!(types(&feed.wait_for(2).await), ["instance.created", "instance.provisioned"]);
 }
 
-async fn template_mode_fetches_the_purchase_order_in_the_background(kind: StoreKind) {
-    use koogate::sim::platform::{Platform, PlatformConfig, periodic_order};
+/// An app whose open APIs are a `sim platform` (template mode, jobs polled quickly).
+async fn with_open_apis(kind: StoreKind) -> (TestApp, koogate::sim::platform::Platform) {
+    use koogate::sim::platform::{Platform, PlatformConfig};
     let platform =
         Platform::start(PlatformConfig { ak: "SYNCAK".into(), sk: "sync-sk-0123".into(), usage_key: None }, "127.0.0.1:0").await.unwrap();
     let platform_url = platform.url();
@@ -424,6 +425,12 @@ async fn template_mode_fetches_the_purchase_order_in_the_background(kind: StoreK
         s.jobs.poll_interval_ms = 50;
     })
     .await;
+    (app, platform)
+}
+
+async fn template_mode_fetches_the_purchase_order_in_the_background(kind: StoreKind) {
+    use koogate::sim::platform::periodic_order;
+    let (app, platform) = with_open_apis(kind).await;
     let order = order_id();
     platform.add_order(periodic_order(&order, "NEW", "20301231235959"));
     let answer = app.call(new_instance(&order)).await;
@@ -435,19 +442,8 @@ async fn template_mode_fetches_the_purchase_order_in_the_background(kind: StoreK
 }
 
 async fn an_order_the_marketplace_does_not_have_is_not_asked_for_again(kind: StoreKind) {
-    use koogate::sim::platform::{Platform, PlatformConfig};
     use koogate::store::{JobKind, JobState};
-    let platform =
-        Platform::start(PlatformConfig { ak: "SYNCAK".into(), sk: "sync-sk-0123".into(), usage_key: None }, "127.0.0.1:0").await.unwrap();
-    let platform_url = platform.url();
-    let app = TestApp::spawn_with(kind, move |s| {
-        s.marketplace.api_base = platform_url;
-        s.marketplace.fallback_base = String::new();
-        s.marketplace.ak = "SYNCAK".into();
-        s.marketplace.sk = Some("sync-sk-0123".into());
-        s.jobs.poll_interval_ms = 50;
-    })
-    .await;
+    let (app, _platform) = with_open_apis(kind).await;
     // Never registered with the platform: the order query answers a business error (MKT.0100).
     let answer = app.call(new_instance(&order_id())).await;
     assert_eq!(code(&answer), "000000");
@@ -589,17 +585,8 @@ async fn an_allowing_change_policy_answers_success(kind: StoreKind) {
 }
 
 async fn a_pay_per_use_order_holds_one_instance_per_product(kind: StoreKind) {
-    use koogate::sim::platform::{Platform, PlatformConfig, periodic_order};
-    let platform =
-        Platform::start(PlatformConfig { ak: "PPUAK".into(), sk: "ppu-sk-0123".into(), usage_key: None }, "127.0.0.1:0").await.unwrap();
-    let platform_url = platform.url();
-    let app = TestApp::spawn_with(kind, move |s| {
-        s.marketplace.api_base = platform_url;
-        s.marketplace.fallback_base = String::new();
-        s.marketplace.ak = "PPUAK".into();
-        s.marketplace.sk = Some("ppu-sk-0123".into());
-    })
-    .await;
+    use koogate::sim::platform::periodic_order;
+    let (app, platform) = with_open_apis(kind).await;
     // A pay-per-use order whose lines 1 and 2 are the same product, line 3 another one.
     let order = order_id();
     let mut info = periodic_order(&order, "NEW", "20301231235959");
