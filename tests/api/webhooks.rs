@@ -366,17 +366,7 @@ async fn debug_events_are_sent_when_asked_for(kind: StoreKind) {
 }
 
 async fn a_release_during_provisioning_is_repeated_after_the_provisioning_outcome(kind: StoreKind) {
-    let application = Receiver::start(json!({"frontEndUrl": "https://slow.example.com/"})).await;
-    application.delay_ms.store(800, Ordering::SeqCst);
-    let feed = Receiver::start(json!({})).await;
-    let (deliver, endpoint) = (deliver_to(&feed), application.url());
-    let app = TestApp::spawn_with(kind, move |s| {
-        deliver(s);
-        s.provisioning.mode = koogate::provisioning::ProvisioningMode::Webhook;
-        s.provisioning.endpoint = endpoint;
-        s.provisioning.sync_wait_ms = 0;
-    })
-    .await;
+    let (app, application, feed) = provisioning_app(kind, json!({"frontEndUrl": "https://slow.example.com/"}), 800, 0).await;
     let answer = app.call(new_instance(&order_id())).await;
     assert_eq!(code(&answer), "000004");
     let id = answer["instanceId"].as_str().unwrap().to_owned();
