@@ -84,6 +84,7 @@ async fn rotated_and_fallback_keys_verify(kind: StoreKind) {
     let app = TestApp::spawn_with(kind, |s| {
         s.keys.basic = serde_json::from_value(json!(["old-basic-key", BASIC_KEY])).unwrap();
         s.keys.license = serde_json::from_value(json!("license-key")).unwrap();
+        s.security.key_fallback = true;
     })
     .await;
     for key in ["old-basic-key", BASIC_KEY, "license-key"] {
@@ -94,13 +95,16 @@ async fn rotated_and_fallback_keys_verify(kind: StoreKind) {
         assert_eq!(body_sign, koogate::protocol::body_sign::body_sign_header(key, &bytes), "answered with the key that verified");
         assert_eq!(serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["resultCode"], "000000", "{key}");
     }
+    // By default a key of another interface type authorises nothing (here: the general key).
     let strict = TestApp::spawn_with(kind, |s| {
         s.keys.license = serde_json::from_value(json!("license-key")).unwrap();
-        s.security.key_fallback = false;
+        s.keys.general = serde_json::from_value(json!("general-key")).unwrap();
     })
     .await;
-    let body = canonical(&new_instance(&order_id()));
-    assert_eq!(refusal(&strict, &strict.signed_url(&body, "license-key"), body.clone()).await.0, "000001");
+    for key in ["license-key", "general-key"] {
+        let body = canonical(&new_instance(&order_id()));
+        assert_eq!(refusal(&strict, &strict.signed_url(&body, key), body.clone()).await.0, "000001", "{key}");
+    }
 }
 
 async fn payload_candidates_and_upper_case_hex_verify(kind: StoreKind) {
