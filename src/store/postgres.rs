@@ -17,6 +17,7 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub async fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> anyhow::Result<Self> {
+        check_parameters(url)?;
         // A callback must be answered within seconds: never wait long for a lock or a statement, and
         // never let a stuck session hold row locks that block every node.
         let options = PgConnectOptions::from_str(url)?.options([
@@ -31,6 +32,51 @@ impl PostgresStore {
     /// Postgres serialises conflicting writers itself (unique keys, row locks).
     async fn write_permit(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, StoreError> {
         Ok(None)
+    }
+}
+
+/// The connection parameters the Postgres driver reads from a URL.
+const KNOWN_PARAMETERS: [&str; 18] = [
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
+/// Refuses a URL parameter the driver does not know: the driver would log it with its value, and an
+/// unknown parameter may well be a secret (`sslpassword`). The error names the parameter, never the value.
+fn check_parameters(url: &str) -> anyhow::Result<()> {
+    let Ok(parsed) = url::Url::parse(url) else { return Ok(()) }; // the driver reports malformed URLs
+    for (name, _) in parsed.query_pairs() {
+        let known = KNOWN_PARAMETERS.contains(&name.as_ref()) || (name.starts_with("options[") && name.ends_with(']'));
+        if !known {
+            anyhow::bail!("database.url has the parameter {name:?}, which the Postgres driver does not read; remove it");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unknown_url_parameters_are_refused_by_name_only() {
+        assert!(super::check_parameters("postgres://u@h/db?sslmode=require&application_name=k&options[search_path]=x").is_ok());
+        let error = super::check_parameters("postgres://u@h/db?sslpassword=hunter2-secret").unwrap_err().to_string();
+        assert!(error.contains("sslpassword") && !error.contains("hunter2"), "{error}");
     }
 }
 
