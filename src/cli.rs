@@ -26,6 +26,13 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Print a new random secret for security.encryption_key or admin.token (or, with --webhook, a
+    /// webhook.secret); the encryption key is only stretched by HKDF, so it must be random.
+    GenerateSecret {
+        /// A Standard Webhooks secret: whsec_ and Base64 of 32 random bytes.
+        #[arg(long)]
+        webhook: bool,
+    },
     /// Play the marketplace: test a production address, stand in for the open APIs, sign calls by hand.
     #[command(subcommand)]
     Sim(SimCommand),

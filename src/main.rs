@@ -16,6 +16,17 @@ async fn main() -> std::process::ExitCode {
     if let Some(Command::Sim(command)) = cli.command {
         return sim(command).await;
     }
+    if let Some(Command::GenerateSecret { webhook }) = cli.command {
+        let secret = koogate::startup::random_secret();
+        if webhook {
+            use base64::Engine;
+            let bytes = hex::decode(&secret).expect("random_secret is hex");
+            println!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes));
+        } else {
+            println!("{secret}");
+        }
+        return std::process::ExitCode::SUCCESS;
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(error) => {
@@ -30,7 +41,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate => open_store(&settings).await.map(|store| tracing::info!(store = store.backend(), "migrations applied")),
-        Command::Sim(_) | Command::Operator(_) => unreachable!("handled above"),
+        Command::Sim(_) | Command::Operator(_) | Command::GenerateSecret { .. } => unreachable!("handled above"),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

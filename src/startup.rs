@@ -204,6 +204,15 @@ pub fn ensure_secrets(settings: &mut Settings) -> anyhow::Result<()> {
 }
 
 /// The file an `sqlite:` database URL names (`None` for other databases and in-memory SQLite).
+/// 32 random bytes from the operating system's CSPRNG, as 64 hex characters: what `security.encryption_key`
+/// (stretched only by HKDF, so it must be random), `admin.token` and the development key are made of.
+pub fn random_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
 pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     let file = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let file = file.split('?').next().unwrap_or_default();
@@ -235,13 +244,7 @@ fn load_or_create_dev_secrets(path: &Path) -> anyhow::Result<DevSecrets> {
             .with_context(|| format!("reading {}", path.display()))?;
         return Ok(DevSecrets { basic_key: stored.basic_key.into(), encryption_key: stored.encryption_key.into() });
     }
-    let random = || {
-        use rand::RngCore;
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        hex::encode(bytes)
-    };
-    let (basic_key, encryption_key) = (random(), random());
+    let (basic_key, encryption_key) = (random_secret(), random_secret());
     if let Some(folder) = path.parent() {
         std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
     }

@@ -87,6 +87,26 @@ async fn the_default_command_serves_on_sqlite_with_a_kept_development_key() {
 }
 
 #[test]
+fn generate_secret_prints_fresh_random_secrets_that_koogate_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = |args: &[&str]| String::from_utf8(koogate(dir.path()).args(args).output().unwrap().stdout).unwrap().trim().to_owned();
+    let (a, b) = (secret(&["generate-secret"]), secret(&["generate-secret"]));
+    assert_eq!(a.len(), 64);
+    assert!(a.bytes().all(|c| c.is_ascii_hexdigit()) && a != b);
+    let webhook = secret(&["generate-secret", "--webhook"]);
+    assert!(webhook.starts_with("whsec_"), "{webhook}");
+    let status = koogate(dir.path())
+        .arg("migrate")
+        .env("KOOGATE__SECURITY__ENCRYPTION_KEY", &a)
+        .env("KOOGATE__ADMIN__TOKEN", &b)
+        .env("KOOGATE__WEBHOOK__URL", "http://127.0.0.1:9/hook")
+        .env("KOOGATE__WEBHOOK__SECRET", &webhook)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the generated secrets are valid settings");
+}
+
+#[test]
 fn sim_sign_prints_a_signed_curl_command() {
     let dir = tempfile::tempdir().unwrap();
     let output = koogate(dir.path())
