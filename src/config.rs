@@ -38,6 +38,7 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub v2: V2Settings,
     pub v1: V1Settings,
+    pub audit: AuditSettings,
     pub log: LogSettings,
 }
 
@@ -302,6 +303,14 @@ impl V2Settings {
     pub fn change_check_refusal(&self) -> ResultCode {
         ResultCode::parse(&self.change_check_refuse_code).unwrap_or(ResultCode::InvalidParam)
     }
+}
+
+/// The `[audit]` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Audit rows older than this many days are deleted by the housekeeping task; 0 keeps them all.
+    pub retention_days: u64,
 }
 
 /// The `[v1]` settings: the GET wire format of older listings (saas-v1.md).

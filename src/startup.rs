@@ -111,7 +111,11 @@ impl Application {
 
     /// Serves until `shutdown` resolves, finishing the calls in flight.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let purge = tokio::spawn(purge(self.state.pipeline.store.clone(), self.state.settings.jobs.keep_done_days));
+        let purge = tokio::spawn(purge(
+            self.state.pipeline.store.clone(),
+            self.state.settings.jobs.keep_done_days,
+            self.state.settings.audit.retention_days,
+        ));
         let listen = self.local_addr();
         let (stop_worker, worker) = jobs::spawn(self.worker);
         tracing::info!(
@@ -159,8 +163,9 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     Ok(store)
 }
 
-/// Housekeeping: expired nonces, and finished jobs older than `jobs.keep_done_days`.
-async fn purge(store: Arc<dyn Store>, keep_done_days: u64) {
+/// Housekeeping: expired nonces, finished jobs older than `jobs.keep_done_days`, and audit rows older
+/// than `audit.retention_days` (when set).
+async fn purge(store: Arc<dyn Store>, keep_done_days: u64, audit_retention_days: u64) {
     let mut ticker = tokio::time::interval(PURGE_INTERVAL);
     loop {
         ticker.tick().await;
@@ -172,6 +177,13 @@ async fn purge(store: Arc<dyn Store>, keep_done_days: u64) {
         }
         if let Err(error) = store.purge_done_jobs(now - keep_done_days as i64 * 86_400_000).await {
             tracing::warn!(%error, "purging finished jobs failed");
+        }
+        if audit_retention_days > 0 {
+            match store.purge_audit(now - audit_retention_days as i64 * 86_400_000).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "audit rows past audit.retention_days deleted"),
+                Err(error) => tracing::warn!(%error, "purging old audit rows failed"),
+            }
         }
     }
 }

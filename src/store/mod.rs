@@ -164,6 +164,9 @@ pub trait Store: Send + Sync + 'static {
     async fn list_jobs(&self, state: Option<JobState>, after: Option<i64>, limit: i64) -> Result<Vec<Job>, StoreError>;
     /// Deletes done jobs last updated before `before_ms`; returns how many.
     async fn purge_done_jobs(&self, before_ms: i64) -> Result<u64, StoreError>;
+    /// Deletes audit rows received before `before_ms`, in batches (writers are never held up long);
+    /// returns how many.
+    async fn purge_audit(&self, before_ms: i64) -> Result<u64, StoreError>;
 }
 
 /// The primitives one callback's transaction needs. Dropping it without `commit` rolls back.

@@ -221,6 +221,25 @@ macro_rules! impl_sql_store {
                 let done = sqlx::query("DELETE FROM jobs WHERE state = 'done' AND updated_at_ms < $1").bind(before_ms).execute(&self.pool).await?;
                 Ok(done.rows_affected())
             }
+
+            async fn purge_audit(&self, before_ms: i64) -> Result<u64, $crate::store::StoreError> {
+                const BATCH: i64 = 5_000;
+                let mut purged = 0;
+                loop {
+                    let _write_permit = self.write_permit().await?;
+                    let done = sqlx::query(
+                        "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE received_at_ms < $1 ORDER BY id LIMIT $2)",
+                    )
+                    .bind(before_ms)
+                    .bind(BATCH)
+                    .execute(&self.pool)
+                    .await?;
+                    purged += done.rows_affected();
+                    if done.rows_affected() < BATCH as u64 {
+                        return Ok(purged);
+                    }
+                }
+            }
         }
 
         /// An instance as stored; a status or app info this version cannot read is a decode error.

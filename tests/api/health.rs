@@ -102,6 +102,9 @@ impl Store for FailingAudit {
     async fn list_jobs(&self, state: Option<JobState>, after: Option<i64>, limit: i64) -> Result<Vec<Job>, StoreError> {
         self.0.list_jobs(state, after, limit).await
     }
+    async fn purge_audit(&self, before_ms: i64) -> Result<u64, StoreError> {
+        self.0.purge_audit(before_ms).await
+    }
     async fn purge_done_jobs(&self, before_ms: i64) -> Result<u64, StoreError> {
         self.0.purge_done_jobs(before_ms).await
     }

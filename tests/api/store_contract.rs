@@ -31,6 +31,18 @@ async fn nonces_are_refused_until_they_expire_then_purged(kind: StoreKind) {
     assert!(tx.claim_nonce("kit", "n-2", t0 + 10_000, t0 + 11_000).await.unwrap(), "the rolled-back claim left nothing");
 }
 
+async fn old_audit_rows_are_purged_in_batches(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    let store = &app.store;
+    let entry = |received_at_ms: i64| koogate::store::AuditEntry { received_at_ms, method: "GET".into(), ..Default::default() };
+    let old: Vec<_> = (0..12_000).map(|i| entry(1_000 + i)).collect();
+    store.record_audits(&old).await.unwrap();
+    store.record_audits(&[entry(50_000), entry(koogate::now_ms())]).await.unwrap();
+    assert_eq!(store.purge_audit(20_000).await.unwrap(), 12_000, "every row before the cut-off, over several batches");
+    assert_eq!(store.purge_audit(20_000).await.unwrap(), 0);
+    assert_eq!(store.purge_audit(60_000).await.unwrap(), 1, "the row at 50 000; the current one stays");
+}
+
 /// A kind the test app's own worker never claims.
 fn test_kind() -> JobKind {
     JobKind::parse("contract-test")
@@ -123,6 +135,7 @@ async fn jobs_with_one_key_run_in_order_across_retries_and_death(kind: StoreKind
 }
 
 store_tests!(
+    old_audit_rows_are_purged_in_batches,
     nonces_are_refused_until_they_expire_then_purged,
     concurrent_claimers_take_each_job_once,
     an_expired_lease_is_taken_over_and_the_stale_claim_fenced_off,
