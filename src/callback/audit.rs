@@ -6,6 +6,12 @@
 //! in bulk and need no key, so they must not compete with real callbacks for the database (on SQLite
 //! there is one writer): they go through a bounded queue; when a flood fills it, further rows are
 //! dropped and counted in the log instead of slowing real calls down.
+//!
+//! A batch the database does not take (it is down, or too slow) is kept and written again with
+//! backoff until it does, so the rows of calls answered `000005` during an outage are written when the
+//! database returns. The bound: the batch being retried plus [`QUEUE_CAPACITY`] rows waiting behind it;
+//! past that, new rows are dropped and counted. At shutdown a batch that still cannot be written is
+//! given up (and counted in the log) rather than holding the process.
 
 use crate::store::{AuditEntry, Store};
 use serde_json::{Map, Value};
@@ -53,11 +59,22 @@ async fn write_batches(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Audit
                 Err(_) => break,
             }
         }
-        if let Err(error) = store.record_audits(&batch).await {
-            tracing::error!(%error, rows = batch.len(), "could not write audit rows of refused calls");
+        let mut delay = RETRY_FIRST;
+        while let Err(error) = store.record_audits(&batch).await {
+            if receiver.is_closed() {
+                tracing::error!(%error, rows = batch.len(), "shutting down: audit rows of refused calls could not be written");
+                break;
+            }
+            tracing::warn!(%error, rows = batch.len(), retry_in_ms = delay.as_millis() as u64, "audit rows of refused calls not written yet; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(RETRY_MAX);
         }
     }
 }
+
+/// Backoff of a batch the database did not take.
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(200);
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Member names whose values never reach the audit log.
 const SECRET_MEMBERS: [&str; 5] = ["password", "clientSecret", "secret", "authToken", "accessKey"];

@@ -30,8 +30,9 @@ async fn an_unreachable_database_answers_000005(kind: StoreKind) {
     assert_eq!(response.status(), 200);
 }
 
-/// A store whose callback transactions fail at their last write (the audit row).
-struct FailingAudit(Arc<dyn Store>);
+/// A store whose callback transactions fail at their last write (the audit row), and whose first
+/// `.1` writes of refused-call audit rows fail as well.
+struct FailingAudit(Arc<dyn Store>, std::sync::atomic::AtomicU32);
 struct FailingAuditTx(Box<dyn Transaction>);
 
 #[async_trait::async_trait]
@@ -52,6 +53,10 @@ impl Store for FailingAudit {
         Ok(Box::new(FailingAuditTx(self.0.begin().await?)))
     }
     async fn record_audits(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        if self.1.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)).is_ok() {
+            return Err(StoreError::Corrupt("injected: the database does not take audit rows".into()));
+        }
         self.0.record_audits(entries).await
     }
     async fn purge_expired_nonces(&self, now_ms: i64) -> Result<u64, StoreError> {
@@ -153,7 +158,8 @@ impl Transaction for FailingAuditTx {
 async fn a_failure_late_in_a_callback_leaves_nothing_written(kind: StoreKind) {
     let healthy = TestApp::spawn(kind).await;
     let (id, _) = create_instance(&healthy).await;
-    let failing = TestApp::spawn_wrapped(healthy.db.clone(), |_| {}, |store| Arc::new(FailingAudit(store))).await;
+    // The refused-call writer fails three times too: the rows are written once it can.
+    let failing = TestApp::spawn_wrapped(healthy.db.clone(), |_| {}, |store| Arc::new(FailingAudit(store, 3.into()))).await;
     let order = order_id();
     let answer = failing.call(new_instance(&order)).await;
     assert_eq!(code(&answer), "000005", "{answer}");
