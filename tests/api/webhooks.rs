@@ -418,13 +418,13 @@ async fn with_open_apis(kind: StoreKind) -> (TestApp, koogate::sim::platform::Pl
     (app, platform)
 }
 
-async fn template_mode_fetches_the_purchase_order_in_the_background(kind: StoreKind) {
+async fn template_mode_keeps_the_purchase_orders_plan(kind: StoreKind) {
     use koogate::sim::platform::periodic_order;
     let (app, platform) = with_open_apis(kind).await;
     let order = order_id();
     platform.add_order(periodic_order(&order, "NEW", "20301231235959"));
     let answer = app.call(new_instance(&order)).await;
-    assert_eq!(code(&answer), "000000", "template mode still answers at once");
+    assert_eq!(code(&answer), "000000", "template mode answers with the order queried within the call");
     let id = answer["instanceId"].as_str().unwrap().to_owned();
     let instance = instance_when(&app, &id, |i| i.plan.is_some()).await;
     assert_eq!(instance.product_id, Some(format!("sim-product-{}", order.to_lowercase())));
@@ -644,7 +644,7 @@ store_tests!(
     a_slow_application_is_answered_000004_and_provisioned_by_the_job,
     an_application_refusal_is_answered_with_its_code,
     an_order_the_marketplace_does_not_have_is_not_asked_for_again,
-    template_mode_fetches_the_purchase_order_in_the_background,
+    template_mode_keeps_the_purchase_orders_plan,
     debug_events_are_sent_when_asked_for,
     a_release_during_provisioning_is_repeated_after_the_provisioning_outcome,
     a_failing_feed_does_not_hold_up_provisioning,
