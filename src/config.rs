@@ -218,6 +218,8 @@ fn optional_secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<
 #[serde(deny_unknown_fields)]
 pub struct LimitSettings {
     pub max_body_bytes: usize,
+    /// A client that has not sent a request's whole header within this time is disconnected.
+    pub header_read_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -371,6 +373,9 @@ impl Settings {
         }
         if self.limits.max_body_bytes < 1024 {
             bail!("limits.max_body_bytes must be at least 1024");
+        }
+        if self.limits.header_read_timeout_secs == 0 {
+            bail!("limits.header_read_timeout_secs must be at least 1");
         }
         let p = &self.provisioning;
         p.check()?;

@@ -134,11 +134,12 @@ impl Application {
         let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
+        let header_read_timeout = Duration::from_secs(self.state.settings.limits.header_read_timeout_secs);
         let admin = self.admin.map(|(listener, state)| {
             tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "admin API is serving");
-            tokio::spawn(crate::http::serve(listener, admin::router(state), until_stopped(stopped.clone())))
+            tokio::spawn(crate::http::serve(listener, admin::router(state), header_read_timeout, until_stopped(stopped.clone())))
         });
-        crate::http::serve(self.listener, router(self.state), until_stopped(stopped)).await;
+        crate::http::serve(self.listener, router(self.state), header_read_timeout, until_stopped(stopped)).await;
         if let Some(admin) = admin {
             let _ = admin.await;
         }

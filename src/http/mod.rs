@@ -109,16 +109,23 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets the connections in flight finish
-/// (for at most 10 s).
+/// (for at most 10 s). A client that has not sent a request's whole header within `header_read_timeout`
+/// is disconnected.
 ///
 /// Like `axum::serve`, but HTTP/1 header names go out in Title-Case (`Body-Sign`, `Content-Type`): the
 /// marketplace's checker reads `Body-Sign` case-sensitively, and hyper would otherwise write every
 /// name in lower case.
-pub async fn serve(listener: tokio::net::TcpListener, router: Router, shutdown: impl std::future::Future<Output = ()>) {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    header_read_timeout: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder.http1().title_case_headers(true);
+    // The timer makes the header-read timeout fire (without one hyper never times out a slow client).
+    builder.http1().title_case_headers(true).timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {

@@ -221,7 +221,34 @@ async fn header_names_go_out_title_cased(kind: StoreKind) {
     assert!(answer.contains("\r\nContent-Type: application/json\r\n"), "{answer}");
 }
 
+/// A client trickling its header one byte at a time is disconnected after `limits.header_read_timeout_secs`.
+async fn a_slow_client_is_disconnected(kind: StoreKind) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(kind, |s| s.limits.header_read_timeout_secs = 1).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    stream.write_all(b"POST / HTTP/1.1\r\nHost: koogate\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    for byte in b"X-Slow: aaaaaaaaaaaaaaaaaaaa".iter().cycle().take(40) {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        if stream.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut buffer = [0u8; 1024];
+        // Anything read (a 408 answer, or 0 bytes: closed) means the server gave up on the header.
+        if let Ok(Ok(_)) = tokio::time::timeout(std::time::Duration::from_millis(10), stream.read(&mut buffer)).await {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "the connection was still open after {:?}", started.elapsed());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "closed after {:?}", started.elapsed());
+}
+
 store_tests!(
+    a_slow_client_is_disconnected,
     header_names_go_out_title_cased,
     the_window_can_be_set_to_log_only,
     bad_signatures_and_timestamps_are_refused,
