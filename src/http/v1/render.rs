@@ -3,13 +3,12 @@
 //! of the same plaintext is another ciphertext). Each encrypted field must fit 128 characters; one that
 //! would not is never truncated: the call is answered `000005` and the log names the member.
 
-use crate::callback::command::{InstanceState, Outcome, ReadyInstance};
+use crate::callback::command::{InstanceState, Outcome};
 use crate::callback::pipeline::Answer;
-use crate::domain::AppInfo;
-use crate::http::response::answer;
+use crate::http::response::{answer, app_info_json, instance_info};
 use crate::protocol::result::{Envelope, ResultCode};
 use crate::protocol::v1::{CREDENTIAL_FIELD_MAX_LEN, V1Cipher};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// The V1 answer to an outcome; credentials are encrypted with `cipher`.
 pub fn render(outcome: &Outcome, cipher: &V1Cipher) -> Answer {
@@ -28,7 +27,7 @@ fn envelope(outcome: &Outcome, cipher: &V1Cipher) -> Result<Envelope, &'static s
             InstanceState::Ready(app_info) => {
                 let envelope = Envelope::success().with("encryptType", encrypt_type()).with("instanceId", json!(instance_id.as_str()));
                 match app_info {
-                    Some(app_info) => envelope.with("appInfo", app_info_json(app_info, cipher)?),
+                    Some(app_info) => envelope.with("appInfo", app_info_json(app_info, &encrypted(cipher))?),
                     None => envelope,
                 }
             }
@@ -42,48 +41,26 @@ fn envelope(outcome: &Outcome, cipher: &V1Cipher) -> Result<Envelope, &'static s
             }
         },
         Outcome::Instances(instances) => {
-            let info = instances.iter().map(|instance| instance_info(instance, cipher)).collect::<Result<Vec<_>, _>>()?;
+            let info = instances.iter().map(|instance| instance_info(instance, &encrypted(cipher))).collect::<Result<Vec<_>, _>>()?;
             Envelope::success().with("encryptType", encrypt_type()).with("info", Value::Array(info))
         }
         Outcome::Refused(refusal) => Envelope::refusal(refusal.code, refusal.message.clone()),
     })
 }
 
-fn instance_info(instance: &ReadyInstance, cipher: &V1Cipher) -> Result<Value, &'static str> {
-    let mut info = Map::new();
-    info.insert("instanceId".into(), json!(instance.instance_id.as_str()));
-    if let Some(app_info) = &instance.app_info {
-        info.insert("appInfo".into(), app_info_json(app_info, cipher)?);
+/// `userName`/`password` AES-encrypted, or the member's name when it would exceed 128 characters so.
+fn encrypted(cipher: &V1Cipher) -> impl Fn(&'static str, &str) -> Result<String, &'static str> + '_ {
+    move |name, value| {
+        let encrypted = cipher.encrypt(value);
+        if encrypted.len() > CREDENTIAL_FIELD_MAX_LEN { Err(name) } else { Ok(encrypted) }
     }
-    Ok(Value::Object(info))
-}
-
-/// `appInfo` with the members that have a value, `userName` and `password` encrypted.
-fn app_info_json(app_info: &AppInfo, cipher: &V1Cipher) -> Result<Value, &'static str> {
-    let mut members = Map::new();
-    members.insert("frontEndUrl".into(), json!(app_info.front_end_url));
-    if let Some(admin_url) = &app_info.admin_url {
-        members.insert("adminUrl".into(), json!(admin_url));
-    }
-    for (name, value) in [("userName", &app_info.user_name), ("password", &app_info.password)] {
-        if let Some(value) = value {
-            let encrypted = cipher.encrypt(value);
-            if encrypted.len() > CREDENTIAL_FIELD_MAX_LEN {
-                return Err(name);
-            }
-            members.insert(name.into(), json!(encrypted));
-        }
-    }
-    if let Some(memo) = &app_info.memo {
-        members.insert("memo".into(), json!(memo));
-    }
-    Ok(Value::Object(members))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::InstanceId;
+    use crate::callback::command::ReadyInstance;
+    use crate::domain::{AppInfo, InstanceId};
     use crate::protocol::v1::KeySize;
 
     fn app_info(password: &str) -> AppInfo {

@@ -1,12 +1,12 @@
 //! Outcomes to V2 answers (saas-v2.md): the envelope with its call-specific members, `appInfo` in plain
 //! JSON (V2 sends credentials unencrypted over HTTPS).
 
-use crate::callback::command::{InstanceState, Outcome, ReadyInstance};
+use crate::callback::command::{InstanceState, Outcome};
 use crate::callback::pipeline::Answer;
-use crate::domain::AppInfo;
-use crate::http::response::answer;
+use crate::http::response::{answer, instance_info};
 use crate::protocol::result::{Envelope, ResultCode};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
+use std::convert::Infallible;
 
 /// The V2 answer to an outcome.
 pub fn render(outcome: &Outcome) -> Answer {
@@ -26,40 +26,21 @@ fn envelope(outcome: &Outcome) -> Envelope {
             };
             envelope.with("instanceId", json!(instance_id.as_str()))
         }
-        Outcome::Instances(instances) => Envelope::success().with("info", Value::Array(instances.iter().map(instance_info).collect())),
+        Outcome::Instances(instances) => {
+            // V2 sends credentials as they are (over HTTPS).
+            let as_is = |_: &'static str, value: &str| Ok::<_, Infallible>(value.to_owned());
+            let info = instances.iter().map(|instance| instance_info(instance, &as_is).unwrap_or_else(|never| match never {}));
+            Envelope::success().with("info", Value::Array(info.collect()))
+        }
         Outcome::Refused(refusal) => Envelope::refusal(refusal.code, refusal.message.clone()),
     }
-}
-
-/// One entry of `queryInstance`'s `info`.
-fn instance_info(instance: &ReadyInstance) -> Value {
-    let mut info = Map::new();
-    info.insert("instanceId".into(), json!(instance.instance_id.as_str()));
-    if let Some(app_info) = &instance.app_info {
-        info.insert("appInfo".into(), app_info_json(app_info));
-    }
-    Value::Object(info)
-}
-
-/// `appInfo` with the members that have a value. Limits (checked where values are made): URLs 512,
-/// userName/password 128, memo 1024.
-fn app_info_json(app_info: &AppInfo) -> Value {
-    let mut members = Map::new();
-    members.insert("frontEndUrl".into(), json!(app_info.front_end_url));
-    for (name, value) in
-        [("adminUrl", &app_info.admin_url), ("userName", &app_info.user_name), ("password", &app_info.password), ("memo", &app_info.memo)]
-    {
-        if let Some(value) = value {
-            members.insert(name.into(), json!(value));
-        }
-    }
-    Value::Object(members)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::InstanceId;
+    use crate::callback::command::ReadyInstance;
+    use crate::domain::{AppInfo, InstanceId};
 
     #[test]
     fn query_answers_list_only_present_app_info_members() {
