@@ -100,6 +100,15 @@ pub struct Pipeline {
     pub order_query: Option<MarketplaceClient>,
 }
 
+/// How a transaction ended without an error.
+enum Committed {
+    Answered(Answer),
+    /// A new instance awaits its application (webhook mode); the audit row is not written yet.
+    Provisioning(String),
+    /// Rolled back: the replay key (named by its label) was already claimed.
+    Replay(&'static str, Answer),
+}
+
 impl Pipeline {
     /// Answers a call refused before it could run (verification, unknown method): its audit row goes
     /// through the background writer.
@@ -164,10 +173,7 @@ impl Pipeline {
                 };
                 match instance::run(&context, tx.as_mut(), command).await {
                     Ok(outcome) => outcome,
-                    Err(instance::Error::Sealed(error)) => {
-                        tracing::error!(%error, "stored credentials could not be opened");
-                        Outcome::refused(ResultCode::Internal, "stored credentials could not be read")
-                    }
+                    Err(instance::Error::Sealed(error)) => unreadable_credentials(&error),
                     Err(error) => return Err(error),
                 }
             }
@@ -191,25 +197,13 @@ impl Pipeline {
         tx.commit().await?;
         Ok(Committed::Answered(answer))
     }
-}
 
-/// How a transaction ended without an error.
-enum Committed {
-    Answered(Answer),
-    /// A new instance awaits its application (webhook mode); the audit row is not written yet.
-    Provisioning(String),
-    /// Rolled back: the replay key (named by its label) was already claimed.
-    Replay(&'static str, Answer),
-}
-
-impl Pipeline {
     /// Webhook mode's synchronous path: asks the application within what is left of the budget (at most
     /// `provision_sync_ms`), then answers the instance as it stands: `000000` with its app info, the
     /// application's refusal, or `000004` while the job carries on. The audit row is written after the
     /// answer is known (outside the committed transaction; through the background writer if that fails).
     async fn provision_within_budget(&self, instance_id: &str, render: &impl Fn(&Outcome) -> Answer, record: &mut Record) -> Answer {
-        let left = CALLBACK_BUDGET.saturating_sub(record.started.elapsed()).saturating_sub(AUDIT_RESERVE);
-        let wait = left.min(Duration::from_millis(self.provision_sync_ms.max(0) as u64));
+        let wait = budget_left(record.started, Duration::from_millis(self.provision_sync_ms.max(0) as u64));
         if let Some(provision_now) = &self.provision_now {
             if tokio::time::timeout(wait, provision_now.provision_now(instance_id)).await.is_err() {
                 tracing::info!(
@@ -220,10 +214,10 @@ impl Pipeline {
             }
         }
         let outcome = match self.store.instance(instance_id).await {
-            Ok(Some(instance)) => instance::instance_outcome(&self.sealer, &instance, true).unwrap_or_else(|error| {
-                tracing::error!(%error, "stored credentials could not be opened");
-                Outcome::refused(ResultCode::Internal, "stored credentials could not be read")
-            }),
+            Ok(Some(instance)) => match instance::instance_outcome(&self.sealer, &instance, true) {
+                Ok(outcome) => outcome,
+                Err(error) => unreadable_credentials(&error),
+            },
             Ok(None) | Err(_) => Outcome::Instance {
                 instance_id: crate::domain::InstanceId::new(instance_id),
                 state: InstanceState::Provisioning,
@@ -238,13 +232,11 @@ impl Pipeline {
         }
         answer
     }
-}
 
-impl Pipeline {
     /// Asks the application's change policy about a real `changeInstanceCheck` of a live instance, before
     /// the transaction (the check changes nothing; no database lock waits for the application), within
     /// at most 3 s of the budget.
-    async fn consult_change_policy(&self, call: &mut Call, started: std::time::Instant) {
+    async fn consult_change_policy(&self, call: &mut Call, started: Instant) {
         let (Some(policy), Ok(Command::ChangeInstanceCheck(check)), false) = (&self.change_policy, &mut call.command, call.debug) else {
             return;
         };
@@ -252,25 +244,23 @@ impl Pipeline {
         if instance.status == crate::domain::InstanceStatus::Released {
             return;
         }
-        let wait = CALLBACK_BUDGET.saturating_sub(started.elapsed()).saturating_sub(AUDIT_RESERVE).min(Duration::from_secs(3));
+        let wait = budget_left(started, Duration::from_secs(3));
         let verdict = tokio::time::timeout(wait, policy.check_change(&instance, &check.product.to_json())).await;
         check.verdict = Some(verdict.unwrap_or_else(|_| ChangeVerdict::Unavailable(format!("no answer within {} ms", wait.as_millis()))));
     }
-}
 
-impl Pipeline {
     /// saas-v2.md §3 step 2: a new V2 order line's order is queried within the budget (at most 2 s) before
     /// it is claimed, so the instance starts with its plan and expiry, and a pay-per-use order is keyed
     /// by (order, product) as well. Redeliveries are answered from the store without asking; an order
     /// query that fails or is slow leaves it to the background order sync.
-    async fn consult_order(&self, call: &mut Call, started: std::time::Instant) {
+    async fn consult_order(&self, call: &mut Call, started: Instant) {
         let (Some(client), Ok(Command::NewInstance(new)), false) = (&self.order_query, &mut call.command, call.debug) else { return };
         if new.order.is_some()
             || self.store.count_instances_for_order_line(new.order_id.as_str(), &new.order_line_id).await.map_or(true, |n| n > 0)
         {
             return;
         }
-        let wait = CALLBACK_BUDGET.saturating_sub(started.elapsed()).saturating_sub(AUDIT_RESERVE).min(Duration::from_secs(2));
+        let wait = budget_left(started, Duration::from_secs(2));
         let order = match tokio::time::timeout(wait, client.query_order(new.order_id.as_str(), Some(&new.order_line_id))).await {
             Ok(Ok(order)) => order,
             Ok(Err(error)) => return tracing::info!(%error, "order query before newInstance failed; the order sync follows"),
@@ -291,8 +281,21 @@ impl Pipeline {
     }
 }
 
-/// What is kept of the budget for writing the audit row after a synchronous provisioning attempt.
+/// What is kept of the budget for the rest of a call after a wait for the application or the open
+/// APIs (the transaction, or the audit row).
 const AUDIT_RESERVE: Duration = Duration::from_millis(500);
+
+/// How long a call that started at `started` may still wait for something outside koogate: what is
+/// left of the budget less [`AUDIT_RESERVE`], and at most `at_most`.
+fn budget_left(started: Instant, at_most: Duration) -> Duration {
+    CALLBACK_BUDGET.saturating_sub(started.elapsed()).saturating_sub(AUDIT_RESERVE).min(at_most)
+}
+
+/// A stored sealed value this key cannot open: answered `000005`, never as a success without it.
+fn unreadable_credentials(error: &dyn std::fmt::Display) -> Outcome {
+    tracing::error!(%error, "stored credentials could not be opened");
+    Outcome::refused(ResultCode::Internal, "stored credentials could not be read")
+}
 
 fn finish_audit(record: &mut Record, answer: &Answer) {
     let audit = &mut record.audit;
