@@ -7,7 +7,7 @@
 
 use crate::crypto::Sealer;
 use crate::domain::{AppInfo, StoredAppInfo};
-use crate::protocol::v1::{CREDENTIAL_FIELD_MAX_LEN, encrypted_len};
+use crate::protocol::v1::fits_credential_field;
 use anyhow::bail;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -68,12 +68,12 @@ impl ProvisioningSettings {
     pub fn check_v1_credentials(&self) -> anyhow::Result<()> {
         let longest = "x".repeat(64);
         let worst = ProvisionRequest { instance_id: &longest, order_id: &longest, order_line_id: &longest };
-        if encrypted_len(self.password_length) > CREDENTIAL_FIELD_MAX_LEN {
+        if !fits_credential_field(self.password_length) {
             bail!(
                 "provisioning.password_length is too long for V1: encrypted, a password of at most 79 characters fits the marketplace's 128"
             );
         }
-        if encrypted_len(render(&self.user_name, &worst).len()) > CREDENTIAL_FIELD_MAX_LEN {
+        if !fits_credential_field(render(&self.user_name, &worst).len()) {
             bail!("provisioning.user_name can be too long for V1: encrypted, at most 79 bytes fit the marketplace's 128 characters");
         }
         Ok(())

@@ -15,7 +15,7 @@ use crate::domain::{EventType, InstanceStatus, OrderRefusal, StoredAppInfo, pars
 use crate::marketplace::OrderLine;
 use crate::outbox::instance_data;
 use crate::protocol::result::{RESULT_MSG_MAX_CHARS, ResultCode};
-use crate::protocol::v1::{CREDENTIAL_FIELD_MAX_LEN, encrypted_len};
+use crate::protocol::v1::fits_credential_field;
 use crate::provisioning::ProvisionNow;
 use crate::store::Job;
 use serde_json::{Value, json};
@@ -118,7 +118,7 @@ impl Worker {
                 return Err(format!("application's {name} exceeds the marketplace's {max} characters").into());
             }
             let encrypted = ["userName", "password"].contains(&name) && v1;
-            if encrypted && text(name).is_some_and(|value| encrypted_len(value.len()) > CREDENTIAL_FIELD_MAX_LEN) {
+            if encrypted && text(name).is_some_and(|value| !fits_credential_field(value.len())) {
                 return Err(
                     format!("application's {name} is too long for a V1 listing: at most 79 bytes fit 128 characters encrypted").into()
                 );

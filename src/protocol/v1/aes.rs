@@ -152,6 +152,11 @@ pub const fn encrypted_len(plaintext_len: usize) -> usize {
     IV_LEN + padded.div_ceil(3) * 4
 }
 
+/// Whether a credential of `plaintext_len` bytes still fits the marketplace's 128 characters encrypted.
+pub const fn fits_credential_field(plaintext_len: usize) -> bool {
+    encrypted_len(plaintext_len) <= CREDENTIAL_FIELD_MAX_LEN
+}
+
 /// A fresh IV: 16 characters drawn uniformly from `[A-Za-z0-9]` by the operating system's CSPRNG.
 pub fn random_iv() -> String {
     rand::rngs::OsRng.sample_iter(&Alphanumeric).take(IV_LEN).map(char::from).collect()

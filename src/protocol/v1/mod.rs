@@ -12,7 +12,10 @@ pub mod auth_token;
 pub mod extend_params;
 
 pub use activity::Activity;
-pub use aes::{AesError, CREDENTIAL_FIELD_MAX_LEN, IV_LEN, KeySize, V1Cipher, decrypt_with_fallback, encrypted_len, random_iv, sha1prng};
+pub use aes::{
+    AesError, CREDENTIAL_FIELD_MAX_LEN, IV_LEN, KeySize, V1Cipher, decrypt_with_fallback, encrypted_len, fits_credential_field, random_iv,
+    sha1prng,
+};
 pub use auth_token::{
     AUTH_TOKEN, AUTH_TOKEN_MAX_LEN, AuthTokenError, PlusDecoding, RawQuery, TIME_STAMP, TIME_STAMP_MAX_LEN, TokenMatch, auth_token_matches,
     compute_auth_token, hmac_key, kit_header_token, kit_string_to_sign, kit_time_stamp, string_to_sign, verify_kit, verify_query,
