@@ -220,7 +220,7 @@ fn render_url(template: &str, request: &ProvisionRequest<'_>) -> String {
 
 /// Characters a value takes in koogate's ASCII-only answers (each non-ASCII UTF-16 unit is `\uXXXX`),
 /// the reading of the marketplace's limits that can never be exceeded.
-fn wire_length(value: &str) -> usize {
+pub fn wire_length(value: &str) -> usize {
     value.chars().map(|c| if c.is_ascii() { 1 } else { 6 * c.len_utf16() }).sum()
 }
 

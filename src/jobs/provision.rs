@@ -16,7 +16,7 @@ use crate::marketplace::OrderLine;
 use crate::outbox::instance_data;
 use crate::protocol::result::{RESULT_MSG_MAX_CHARS, ResultCode};
 use crate::protocol::v1::fits_credential_field;
-use crate::provisioning::ProvisionNow;
+use crate::provisioning::{ProvisionNow, wire_length};
 use crate::store::Job;
 use serde_json::{Value, json};
 
@@ -113,8 +113,7 @@ impl Worker {
     fn app_info(&self, instance_id: &str, answer: &Value, v1: bool) -> Result<StoredAppInfo, JobError> {
         let text = |name: &str| answer.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
         for (name, max) in LIMITS {
-            if text(name).is_some_and(|value| value.chars().map(|c| if c.is_ascii() { 1 } else { 6 * c.len_utf16() }).sum::<usize>() > max)
-            {
+            if text(name).is_some_and(|value| wire_length(&value) > max) {
                 return Err(format!("application's {name} exceeds the marketplace's {max} characters").into());
             }
             let encrypted = ["userName", "password"].contains(&name) && v1;
